@@ -1,0 +1,1 @@
+"""Amaranth generators, deterministic Verilog emission and yosys synthesis reports."""

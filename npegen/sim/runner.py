@@ -210,10 +210,16 @@ def run_cocotb(
     print(f"npegen: {toplevel} on {sim}, seed={seed}, build {bdir}", flush=True)
     runner = get_runner(sim)
     build_args: list[str] = []  # Verilator default warnings stay fatal: the emitted Verilog is lint-clean
+    # Icarus builds in ~0.03 s: always rebuild. Verilator (~10 s) is rebuilt when the Verilog is newer than
+    # its model (cocotb's check) or when the build options changed (e.g. waves on/off).
+    opts_file = bdir / "build_options.txt"
+    opts = f"waves={bool(waves)} args={build_args}"
+    always = sim == "icarus" or not opts_file.is_file() or opts_file.read_text() != opts
     t0 = time.perf_counter()
     try:
         runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir, build_args=build_args,
-                     always=False, timescale=("1ns", "1ps"), waves=waves, verbose=verbose)
+                     always=always, timescale=("1ns", "1ps"), waves=waves, verbose=verbose)
+        opts_file.write_text(opts)
     except (SystemExit, Exception) as exc:
         raise SimulationError(f"{sim} could not build {src}: {exc}") from None
 

@@ -197,8 +197,9 @@ def verify_int_mac(params: IntMacParams | None = None, *, sim: str | None = None
     npegen.sim.runner.SimResult
     """
     from ..hw.int_mac import IntMac
-    from .runner import run_cocotb
+    from .runner import resolve_sim, run_cocotb
 
+    sim = resolve_sim(sim)  # reject a bad simulator before anything is built
     params = IntMacParams() if params is None else params
     env = params.to_env()
     if n_random is not None:

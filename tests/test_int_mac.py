@@ -69,7 +69,7 @@ def test_model_rejects_out_of_range_operands():
 def oracle_int_mac(p: IntMacParams, a, b, valid, clear):
     """Cycle-by-cycle Python-integer reference, written independently of the numpy model."""
     acc, ovf, accs, ovfs = 0, False, [], []
-    for x, y, v, c in zip(a, b, valid, clear):
+    for x, y, v, c in zip(a, b, valid, clear, strict=True):
         if c:
             acc, ovf = 0, False
         if v:
@@ -115,9 +115,9 @@ def test_model_exhaustive_products(width):
     p = IntMacParams(width=width)
     a, b = exhaustive_pairs(width)
     acc, ovf = ref_int_mac(p, a, b, clear=np.ones(a.size, bool))
-    np.testing.assert_array_equal(acc, [int(x) * int(y) for x, y in zip(a.tolist(), b.tolist())])
+    np.testing.assert_array_equal(acc, [int(x) * int(y) for x, y in zip(a.tolist(), b.tolist(), strict=True)])
     assert not ovf.any()
-    assert a.size == 4**width and len(set(zip(a.tolist(), b.tolist()))) == a.size
+    assert a.size == 4**width and len(set(zip(a.tolist(), b.tolist(), strict=True))) == a.size
 
 
 @settings(max_examples=200, deadline=None)

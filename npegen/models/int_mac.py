@@ -252,7 +252,7 @@ def _saturate(params: IntMacParams, prod: np.ndarray, clear: np.ndarray) -> tupl
     acc_out = np.empty(prod.size, dtype=np.int64)
     ovf_out = np.empty(prod.size, dtype=bool)
     acc, ovf = 0, False
-    for t, (p, c) in enumerate(zip(prod.tolist(), clear.tolist())):
+    for t, (p, c) in enumerate(zip(prod.tolist(), clear.tolist(), strict=True)):
         if c:
             acc, ovf = 0, False
         s = acc + p

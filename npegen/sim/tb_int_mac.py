@@ -56,7 +56,7 @@ def overflow_corner_table(p: IntMacParams) -> dict[str, np.ndarray]:
     rows += [(hi, 1, 1, 0), (lo, 1, 1, 0), (lo, -1, 1, 0), (0, lo, 1, 0), (lo, 0, 1, 0)]
     rows += [(lo, lo, 1, 1)] * 3  # back-to-back clears with beats
     rows += [(lo, lo, 0, 0)] * 2  # operands change while idle: ignored
-    a, b, v, c = (np.array(col, dtype=np.int64) for col in zip(*rows))
+    a, b, v, c = (np.array(col, dtype=np.int64) for col in zip(*rows, strict=True))
     return {"a": a, "b": b, "valid": v.astype(bool), "clear": c.astype(bool)}
 
 
@@ -85,7 +85,7 @@ async def drive_and_check(dut, p: IntMacParams, seq: dict[str, np.ndarray], labe
     # this sequence (a clear at the start of every sequence makes that deterministic).
     got_acc = np.empty(n + lat - 1, dtype=np.int64)
     got_ovf = np.empty(n + lat - 1, dtype=bool)
-    words = [pack_fields((x, y), (p.width, p.width)) for x, y in zip(a.tolist(), b.tolist())]
+    words = [pack_fields((x, y), (p.width, p.width)) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
     vals, clrs = valid.astype(int).tolist(), clear.astype(int).tolist()
     h_payload, h_valid, h_clear, h_acc, h_ovf, h_ready = (
         dut.i__payload, dut.i__valid, dut.clear, dut.acc, dut.overflow, dut.i__ready)

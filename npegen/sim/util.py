@@ -13,7 +13,7 @@ def pack_fields(values, widths) -> int:
     """Pack signed or unsigned integers into one word, first field in the LSBs (Amaranth
     ``StructLayout``/``ArrayLayout`` order)."""
     word, shift = 0, 0
-    for v, w in zip(values, widths):
+    for v, w in zip(values, widths, strict=True):
         word |= (int(v) & ((1 << w) - 1)) << shift
         shift += w
     return word

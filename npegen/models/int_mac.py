@@ -63,7 +63,7 @@ class IntMacParams:
         Operand width in bits, signed two's complement, 2 to 32.
     acc_width : int or None
         Accumulator width in bits, ``2*width`` to 64. ``None`` selects
-        ``2*width + 8`` (room for 256 worst-case products), capped at 64.
+        ``min(2*width + 8, 64)`` (room for 256 worst-case products).
     overflow : {"wrap", "saturate"}
         What the accumulator does when the exact sum does not fit.
     stages : int
@@ -87,8 +87,7 @@ class IntMacParams:
 
     def __post_init__(self) -> None:
         width = _check_int("width", self.width, *_WIDTH_RANGE)
-        acc_width = 2 * width + 8 if self.acc_width is None else self.acc_width
-        acc_width = min(acc_width, _ACC_MAX) if self.acc_width is None else acc_width
+        acc_width = min(2 * width + 8, _ACC_MAX) if self.acc_width is None else self.acc_width
         if isinstance(acc_width, bool) or not isinstance(acc_width, (int, np.integer)):
             raise TypeError(f"acc_width must be an integer in [{2 * width}, {_ACC_MAX}], not {acc_width!r}")
         if not 2 * width <= acc_width <= _ACC_MAX:
@@ -204,7 +203,7 @@ def ref_int_mac(
     -----
     Wrap mode is fully vectorised (segmented prefix sums modulo ``2**64``).
     Saturation is not associative, so saturate mode walks the beats with
-    Python integers (about 10 ns per beat of numpy set-up plus ~0.3 µs per beat).
+    Python integers (about 0.15 µs per beat here, against 0.04 µs for wrap: ``make bench``).
     """
     a, b, valid, clear = _as_operands(params, a, b, valid, clear)
     n = a.shape[0]

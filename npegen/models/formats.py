@@ -1,0 +1,688 @@
+"""Bit-exact number formats: FP4 E2M1 (OCP MX), Posit(n, es) (SoftPosit convention) and signed INT.
+
+One :class:`Format` object is the single definition of a format: it decodes and
+encodes codes, does correctly rounded arithmetic on them, and tells the
+generator the widths it needs (fraction bits, scale range, exact-accumulator
+width). The same object parameterises the RTL units of :mod:`npegen.hw.formats`,
+their testbench and the estimator.
+
+Exact representation
+--------------------
+Every non-zero, non-NaR code decomposes exactly into::
+
+    value = (-1)**sign * sig * 2**(scale - frac_bits),   2**frac_bits <= sig < 2**(frac_bits + 1)
+
+with the hidden bit included in ``sig`` (:meth:`Format.decompose`). Arithmetic
+(:meth:`~Format.mul`, :meth:`~Format.add`, :meth:`~Format.dot`) computes the exact
+result on those integers and rounds it once with the format's own rule:
+
+* **Posit** - round to nearest, ties to even *on the bit pattern*, saturate to
+  ±maxpos, never round a non-zero value to zero, NaR = ``10...0`` absorbs;
+  ``nan``/``inf`` encode to NaR (SoftPosit 0.3.4 behaviour).
+* **FP4 E2M1** - round to nearest even, saturate to ±6, no Inf/NaN; ``nan``
+  encodes to ``0x8`` (-0) and -0 exists, as in ``ml_dtypes.float4_e2m1fn``.
+  A product's zero takes the XOR of the signs, a sum's zero is +0 unless both
+  addends are -0 (IEEE 754); an accumulated (``dot``) zero is +0 (package choice).
+* **INT** - round to nearest even, saturate to the two's complement range;
+  ``nan`` cannot be encoded (``ValueError``).
+
+``dot`` has quire semantics: all products along the last axis are summed exactly
+in a multi-limb fixed-point accumulator and rounded once.
+
+All methods are vectorised over numpy arrays of unsigned codes; nothing loops
+per element in Python.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+__all__ = [
+    "Format",
+    "Posit",
+    "FP4E2M1",
+    "Int",
+    "Decomposed",
+    "NAMED",
+    "get",
+    "names",
+]
+
+_FB = 62  # fraction bits carried below the leading one into rounding (uint64 with room for the hidden bit)
+_U = np.uint64
+_LIMB = 31  # bits per limb of the exact dot-product accumulator
+
+
+@dataclass(frozen=True)
+class Decomposed:
+    """Exact decomposition of codes (arrays of one shape). ``sig`` and ``scale`` are 0 where
+    ``zero`` or ``nar`` is set."""
+
+    sign: np.ndarray  # bool
+    scale: np.ndarray  # int64
+    sig: np.ndarray  # uint64, hidden bit at position frac_bits
+    zero: np.ndarray  # bool
+    nar: np.ndarray  # bool: posit NaR (never set for FP4 / INT)
+
+
+# ---- integer helpers (vectorised, exact) -------------------------------------------------------------------
+
+
+def _bitlen(x: np.ndarray) -> np.ndarray:
+    """Bit length of uint64 values (0 for 0), exact for the full 64-bit range."""
+    x = x.astype(_U, copy=False)
+    hi = (x >> _U(32)).astype(np.float64)
+    lo = (x & _U(0xFFFFFFFF)).astype(np.float64)
+    bl_hi = np.frexp(hi)[1]
+    bl_lo = np.frexp(lo)[1]
+    return np.where(hi > 0, bl_hi + 32, bl_lo).astype(np.int64)
+
+
+def _shl(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``x << s`` for 0 <= s (shifts of 64 or more give 0, unlike the hardware instruction)."""
+    s = np.asarray(s, dtype=np.int64)
+    return np.where(s < 64, x << np.minimum(s, 63).astype(_U), _U(0))
+
+
+def _shr(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``x >> s`` for 0 <= s (shifts of 64 or more give 0)."""
+    s = np.asarray(s, dtype=np.int64)
+    return np.where(s < 64, x >> np.minimum(s, 63).astype(_U), _U(0))
+
+
+def _low_mask(s: np.ndarray) -> np.ndarray:
+    """``2**s - 1`` as uint64 for 0 <= s <= 64."""
+    s = np.asarray(s, dtype=np.int64)
+    return np.where(s >= 64, _U(0xFFFFFFFFFFFFFFFF), (_U(1) << np.minimum(s, 63).astype(_U)) - _U(1))
+
+
+def _normalise(mag: np.ndarray, lsb_exp: np.ndarray, sticky: np.ndarray):
+    """Magnitude ``mag * 2**lsb_exp`` (mag > 0, at most 63 bits) -> (scale, 62-bit fraction, sticky)."""
+    bl = _bitlen(mag)
+    scale = lsb_exp + bl - 1
+    frac = _shl(mag, _FB + 1 - bl) & _U((1 << _FB) - 1)  # leading one dropped, fraction left-aligned
+    return scale, frac, sticky
+
+
+def _round_at(scale, frac, sticky, lsb_exp):
+    """Round ``1.frac * 2**scale`` (plus ``sticky`` below) to a multiple of ``2**lsb_exp``, ties to even.
+    Returns the multiple as uint64 (callers keep it small)."""
+    full = frac | _U(1 << _FB)
+    r = _FB + lsb_exp - scale  # right shift that puts the LSB at bit 0
+    r = np.maximum(r, 0)  # callers never ask for a coarser scale than the value (r >= 0)
+    q = _shr(full, r)
+    guard = np.where(r >= 1, _shr(full, r - 1) & _U(1), _U(0)).astype(bool)
+    below = np.where(r >= 2, full & _low_mask(r - 1), _U(0)) != 0
+    up = guard & (below | sticky | ((q & _U(1)) == 1))
+    return q + up.astype(_U)
+
+
+def _check_codes(fmt: Format, codes) -> np.ndarray:
+    arr = np.asarray(codes)
+    if arr.dtype.kind not in "ui":
+        if arr.dtype == object:
+            try:
+                arr = arr.astype(np.int64)
+            except (TypeError, ValueError, OverflowError):
+                raise TypeError(f"{fmt.name} codes must be integers, not {arr.dtype} values") from None
+        else:
+            raise TypeError(f"{fmt.name} codes must be an integer array, not dtype {arr.dtype} "
+                            "(use encode() for real values)")
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi >= 1 << fmt.nbits:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{fmt.name} codes are {fmt.nbits}-bit unsigned, in [0, {(1 << fmt.nbits) - 1}]; "
+                             f"got {bad}")
+    return arr.astype(_U)
+
+
+def _code_dtype(nbits: int):
+    return np.uint8 if nbits <= 8 else np.uint16 if nbits <= 16 else np.uint32
+
+
+def _broadcast(*arrays):
+    try:
+        return np.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = " and ".join(str(np.shape(a)) for a in arrays)
+        raise ValueError(f"operand shapes {shapes} do not broadcast") from None
+
+
+# ---- the format interface ------------------------------------------------------------------------------------
+
+
+class Format(ABC):
+    """A number format: codes of :attr:`nbits` bits, their exact values, and correctly rounded arithmetic."""
+
+    #: Registered name (``get(name)``) or a descriptive one.
+    name: str
+    #: Code width in bits.
+    nbits: int
+
+    # -- format-specific pieces ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def _decompose(self, codes: np.ndarray) -> Decomposed: ...
+
+    @abstractmethod
+    def _round(self, sign, scale, frac, sticky) -> np.ndarray:
+        """Correctly round the non-zero ``(-1)**sign * 1.frac * 2**scale`` (+ sticky) to codes (uint64)."""
+
+    @abstractmethod
+    def _zero_code(self, sign) -> np.ndarray: ...
+
+    @abstractmethod
+    def _special_from_float(self, x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Fill codes for nan / inf inputs (or raise)."""
+
+    #: Maximum fraction bits of any code (the significand has ``frac_bits + 1`` bits with the hidden one).
+    frac_bits: int
+    #: Smallest and largest ``scale`` (power of two of the leading bit) of a non-zero value.
+    scale_min: int
+    scale_max: int
+    #: Exponent of the smallest step between codes anywhere in the range (the LSB weight of an exact
+    #: fixed-point holding every value).
+    lsb_exp: int
+    #: True when the format has NaR (posits).
+    has_nar: bool = False
+
+    # -- derived properties ---------------------------------------------------------------------------------
+
+    @property
+    def sig_bits(self) -> int:
+        """Significand width including the hidden bit."""
+        return self.frac_bits + 1
+
+    @property
+    def n_codes(self) -> int:
+        return 1 << self.nbits
+
+    @property
+    def scale_bits(self) -> int:
+        """Width of a signed integer holding any ``scale``."""
+        return max(abs(self.scale_min), abs(self.scale_max)).bit_length() + 1
+
+    #: Largest finite magnitude.
+    max_value: float
+
+    @cached_property
+    def min_positive(self) -> float:
+        return math.ldexp(1.0, self.lsb_exp)
+
+    @property
+    def exact_product_bits(self) -> int:
+        """Magnitude bits of a fixed-point integer (LSB ``2**(2*lsb_exp)``) holding any exact product."""
+        top = math.floor(math.log2(self.max_value**2))
+        return top - 2 * self.lsb_exp + 1
+
+    def exact_acc_bits(self, k: int) -> int:
+        """Two's complement width of an accumulator that sums any ``k`` exact products without overflow:
+        ``exact_product_bits + ceil(log2 k) + 1``."""
+        k = operator.index(k)
+        if k < 1:
+            raise ValueError(f"k must be a positive integer, not {k!r}")
+        return self.exact_product_bits + (k - 1).bit_length() + 1
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+    # -- public, vectorised API -------------------------------------------------------------------------------
+
+    def decompose(self, codes) -> Decomposed:
+        """Exact ``(sign, scale, sig, zero, nar)`` of ``codes`` (see the module docstring)."""
+        return self._decompose(_check_codes(self, codes))
+
+    def decode(self, codes) -> np.ndarray:
+        """float64 values of ``codes`` (exact; NaR -> nan; FP4 -0 -> -0.0)."""
+        d = self.decompose(codes)
+        mag = np.ldexp(d.sig.astype(np.float64), (d.scale - self.frac_bits).astype(np.int32))
+        out = np.where(d.sign, -mag, mag)
+        out = np.where(d.zero, np.where(d.sign, -0.0, 0.0), out)
+        return np.where(d.nar, np.nan, out)
+
+    def encode(self, x) -> np.ndarray:
+        """Codes of float values ``x``, correctly rounded (see the module docstring for each format)."""
+        xa = np.asarray(x)
+        if xa.dtype.kind not in "fiub":
+            raise TypeError(f"{self.name}.encode takes real numbers, not dtype {xa.dtype}")
+        xa = xa.astype(np.float64)
+        shape = xa.shape
+        xf = xa.ravel()
+        finite = np.isfinite(xf)
+        nonzero = finite & (xf != 0)
+        m, e = np.frexp(np.where(nonzero, xf, 1.0))
+        m = np.abs(m)
+        frac = ((m * 2.0 - 1.0) * float(1 << 52)).astype(_U) << _U(_FB - 52)
+        sign = np.signbit(xf)
+        codes = self._round(sign, e.astype(np.int64) - 1, frac, np.zeros(xf.shape, bool))
+        codes = np.where(nonzero, codes, self._zero_code(sign))
+        if not finite.all():
+            codes = self._special_from_float(xf, codes)
+        return codes.astype(_code_dtype(self.nbits)).reshape(shape)
+
+    def values(self) -> np.ndarray:
+        """Value of every code, in code order (formats of at most 16 bits)."""
+        if self.nbits > 16:
+            raise ValueError(f"{self.name} has {self.n_codes} codes; values() lists formats of <= 16 bits")
+        return self.decode(np.arange(self.n_codes, dtype=np.uint64))
+
+    def mul(self, a, b) -> np.ndarray:
+        """Correctly rounded product of codes ``a`` and ``b`` (broadcast)."""
+        a, b = _broadcast(_check_codes(self, a), _check_codes(self, b))
+        shape = a.shape
+        da, db = self._decompose(a.ravel()), self._decompose(b.ravel())
+        sign = da.sign ^ db.sign
+        prod = da.sig * db.sig  # < 2**(2*sig_bits) <= 2**62
+        lsb = da.scale + db.scale - 2 * self.frac_bits
+        zero = da.zero | db.zero
+        scale, frac, sticky = _normalise(np.where(zero, _U(1), prod), lsb, np.zeros(prod.shape, bool))
+        codes = self._round(sign, scale, frac, sticky)
+        codes = np.where(zero, self._zero_code(sign), codes)
+        if self.has_nar:
+            codes = np.where(da.nar | db.nar, _U(1 << (self.nbits - 1)), codes)
+        return codes.astype(_code_dtype(self.nbits)).reshape(shape)
+
+    def add(self, a, b) -> np.ndarray:
+        """Correctly rounded sum of codes ``a`` and ``b`` (broadcast)."""
+        a, b = _broadcast(_check_codes(self, a), _check_codes(self, b))
+        shape = a.shape
+        da, db = self._decompose(a.ravel()), self._decompose(b.ravel())
+        # Order by magnitude: x is the larger (zero counts as smallest).
+        a_big = (da.scale > db.scale) | ((da.scale == db.scale) & (da.sig >= db.sig)) | db.zero
+        a_big &= ~da.zero | db.zero
+        xs, xe, xm = (np.where(a_big, p, q) for p, q in ((da.sign, db.sign), (da.scale, db.scale), (da.sig, db.sig)))
+        ys, ye, ym = (np.where(a_big, q, p) for p, q in ((da.sign, db.sign), (da.scale, db.scale), (da.sig, db.sig)))
+        yzero = np.where(a_big, db.zero, da.zero)
+        # g guard bits: the aligned sum is exact for shifts d <= g. For d > g the smaller addend is below
+        # every rounding boundary of the result, so it is replaced by one unit at the lowest guard bit: the
+        # approximation and the exact sum lie strictly between the same two multiples of 2**(g-1) units,
+        # and every midpoint of the result format is such a multiple, so both round alike.
+        g = min(32, 62 - self.sig_bits)
+        d = np.maximum(xe - ye, 0)
+        xa = xm << _U(g)
+        ya = np.where(d <= g, _shr(ym << _U(g), d), _U(1))
+        ya = np.where(yzero, _U(0), ya)
+        same = xs == ys
+        mag = np.where(same, xa + ya, xa - ya)
+        zero = mag == 0
+        lsb = xe - self.frac_bits - g
+        scale, frac, sticky = _normalise(np.where(zero, _U(1), mag), lsb, np.zeros(mag.shape, bool))
+        codes = self._round(xs, scale, frac, sticky)
+        both_neg_zero = da.zero & db.zero & da.sign & db.sign
+        codes = np.where(zero, self._zero_code(both_neg_zero), codes)
+        if self.has_nar:
+            codes = np.where(da.nar | db.nar, _U(1 << (self.nbits - 1)), codes)
+        return codes.astype(_code_dtype(self.nbits)).reshape(shape)
+
+    def dot(self, a, b) -> np.ndarray:
+        """Exact sum of ``a*b`` along the last axis, rounded once (quire semantics). Shapes broadcast;
+        the result has the broadcast shape without its last axis. An empty sum is zero."""
+        a, b = _broadcast(_check_codes(self, a), _check_codes(self, b))
+        if a.ndim == 0:
+            raise ValueError("dot needs arrays with a last axis to sum over, not scalars")
+        acc, nar = self.dot_exact(a, b)
+        return self.round_fixed(acc, nar)
+
+    # -- exact fixed-point accumulation ---------------------------------------------------------------------
+
+    @property
+    def acc_lsb_exp(self) -> int:
+        """LSB exponent of the exact products' fixed point (the ``2*lsb_exp`` of any product)."""
+        return 2 * (self.scale_min - self.frac_bits)
+
+    def dot_exact(self, a, b) -> tuple[np.ndarray, np.ndarray]:
+        """Exact dot products as multi-limb two's complement integers.
+
+        Returns ``(limbs, nar)``: ``limbs`` is int64 of shape ``batch + (n_limbs,)``, limb ``i`` holding bits
+        ``[31*i, 31*i + 31)`` of ``sum * 2**-acc_lsb_exp`` (the top limb carries the sign); ``nar`` flags rows
+        with a NaR operand.
+        """
+        a, b = _broadcast(_check_codes(self, a), _check_codes(self, b))
+        batch, k = a.shape[:-1], a.shape[-1]
+        da, db = self._decompose(a.reshape(-1)), self._decompose(b.reshape(-1))
+        prod = da.sig * db.sig
+        pos = da.scale + db.scale - 2 * self.frac_bits - self.acc_lsb_exp  # >= 0
+        zero = da.zero | db.zero | da.nar | db.nar
+        prod = np.where(zero, _U(0), prod)
+        pos = np.where(zero, 0, pos)
+        neg = da.sign ^ db.sign
+        top = 2 * (self.scale_max - self.frac_bits) - self.acc_lsb_exp + 2 * self.sig_bits
+        n_limbs = (top + max(k, 1).bit_length() + 2) // _LIMB + 3
+        rows = int(np.prod(batch, dtype=np.int64))
+        limbs = np.zeros((rows, n_limbs), dtype=np.int64)
+        idx = (pos // _LIMB).reshape(rows, k)
+        off = (pos % _LIMB).astype(_U)
+        # A product (<= 62 bits) shifted by < 31 spans at most 3 limbs.
+        wide_lo = prod << off  # may lose the top bits: recover them from the high part below
+        hi_part = _shr(prod, (64 - off.astype(np.int64)))  # bits shifted out of the 64-bit word
+        chunks = [
+            (wide_lo & _U((1 << _LIMB) - 1)),
+            ((wide_lo >> _U(_LIMB)) & _U((1 << _LIMB) - 1)),
+            ((wide_lo >> _U(2 * _LIMB)) | (hi_part << _U(64 - 2 * _LIMB))),
+        ]
+        sgn = np.where(neg, -1, 1).reshape(rows, k)
+        row_ix = np.repeat(np.arange(rows), k).reshape(rows, k)
+        for j, c in enumerate(chunks):
+            contrib = c.astype(np.int64).reshape(rows, k) * sgn
+            np.add.at(limbs, (row_ix, idx + j), contrib)
+        limbs = _carry(limbs)
+        nar = (da.nar | db.nar).reshape(rows, k).any(axis=1) if self.has_nar else np.zeros(rows, bool)
+        return limbs.reshape(*batch, n_limbs), nar.reshape(batch)
+
+    def round_fixed(self, limbs: np.ndarray, nar: np.ndarray | None = None) -> np.ndarray:
+        """Round multi-limb exact sums (from :meth:`dot_exact`) to codes."""
+        batch = limbs.shape[:-1]
+        lim = _carry(limbs.reshape(-1, limbs.shape[-1]))
+        neg = lim[:, -1] < 0
+        mag = np.where(neg[:, None], -lim, lim)
+        mag = _carry(mag)
+        nz = mag != 0
+        zero = ~nz.any(axis=1)
+        top = np.where(zero, 0, mag.shape[1] - 1 - np.argmax(nz[:, ::-1], axis=1))
+        rows = np.arange(mag.shape[0])
+        hi = mag[rows, top].astype(_U)
+        lo = np.where(top >= 1, mag[rows, np.maximum(top - 1, 0)], 0).astype(_U)
+        window = (hi << _U(_LIMB)) | lo
+        below = np.cumsum(nz, axis=1)  # count of non-zero limbs up to each index
+        sticky = np.where(top >= 2, below[rows, np.maximum(top - 2, 0)] > 0, False)
+        lsb = self.acc_lsb_exp + _LIMB * (top - 1)
+        scale, frac, sticky = _normalise(np.where(zero, _U(1), window), lsb, sticky)
+        codes = self._round(neg, scale, frac, sticky)
+        codes = np.where(zero, self._zero_code(np.zeros_like(neg)), codes)
+        if nar is not None and self.has_nar:
+            codes = np.where(nar.reshape(-1), _U(1 << (self.nbits - 1)), codes)
+        return codes.astype(_code_dtype(self.nbits)).reshape(batch)
+
+
+def _carry(limbs: np.ndarray) -> np.ndarray:
+    """Propagate carries so limbs 0..n-2 are in [0, 2**31); the top limb keeps the sign."""
+    limbs = limbs.copy()
+    for i in range(limbs.shape[1] - 1):
+        c = limbs[:, i] >> _LIMB  # floor division: works for negative limbs
+        limbs[:, i] -= c << _LIMB
+        limbs[:, i + 1] += c
+    return limbs
+
+
+# ---- Posit(n, es) -----------------------------------------------------------------------------------------
+
+
+class Posit(Format):
+    """Posit(nbits, es), SoftPosit convention (pre-2022 for es other than 2).
+
+    Parameters
+    ----------
+    nbits : int
+        2 to 32.
+    es : int
+        Exponent bits, 0 to 4.
+    name : str, optional
+        Defaults to ``posit{nbits}_{es}``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``nbits`` or ``es`` is not an integer in range.
+    """
+
+    has_nar = True
+
+    def __init__(self, nbits: int, es: int, *, name: str | None = None):
+        for label, v, lo, hi in (("nbits", nbits, 2, 32), ("es", es, 0, 4)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"Posit {label} must be an integer in [{lo}, {hi}], not {v!r}")
+            if not lo <= v <= hi:
+                raise ValueError(f"Posit {label} must be an integer in [{lo}, {hi}], not {v!r}")
+        self.nbits, self.es = int(nbits), int(es)
+        self.name = name or f"posit{nbits}_{es}"
+        self.frac_bits = max(0, self.nbits - 3 - self.es)
+        self._max_s = (self.nbits - 2) << self.es
+        self.scale_min, self.scale_max = -self._max_s, self._max_s
+        self.lsb_exp = -self._max_s
+
+    def __eq__(self, other):
+        return isinstance(other, Posit) and (self.nbits, self.es) == (other.nbits, other.es)
+
+    def __hash__(self):
+        return hash(("posit", self.nbits, self.es))
+
+    @property
+    def useed_log2(self) -> int:
+        return 1 << self.es
+
+    @property
+    def nar_code(self) -> int:
+        return 1 << (self.nbits - 1)
+
+    @cached_property
+    def max_value(self) -> float:
+        return math.ldexp(1.0, self._max_s)
+
+    @cached_property
+    def _table(self) -> Decomposed | None:
+        if self.nbits > 16:
+            return None
+        return self._decompose_bits(np.arange(self.n_codes, dtype=_U))
+
+    def _decompose(self, codes: np.ndarray) -> Decomposed:
+        t = self._table
+        if t is None:
+            return self._decompose_bits(codes)
+        i = codes.astype(np.intp)
+        return Decomposed(t.sign[i], t.scale[i], t.sig[i], t.zero[i], t.nar[i])
+
+    def _decompose_bits(self, c: np.ndarray) -> Decomposed:
+        n, es = self.nbits, self.es
+        c = c.astype(_U)
+        mask_n = _U((1 << n) - 1)
+        nar = c == _U(1 << (n - 1))
+        zero = c == 0
+        sign = ((c >> _U(n - 1)) & _U(1)).astype(bool) & ~nar
+        mag = np.where(sign, (~c + _U(1)) & mask_n, c)
+        body = mag & _U((1 << (n - 1)) - 1)
+        if n == 2:  # body is one bit: 01 = 1
+            scale = np.zeros(c.shape, np.int64)
+            sig = np.ones(c.shape, _U)
+        else:
+            r0 = ((body >> _U(n - 2)) & _U(1)).astype(bool)
+            run = np.where(r0, ~body & _U((1 << (n - 1)) - 1), body)
+            m = (n - 1) - _bitlen(run)
+            k = np.where(r0, m - 1, -m)
+            rem_len = np.maximum(n - 2 - m, 0)
+            rem = body & _low_mask(rem_len)
+            e_len = np.minimum(es, rem_len)
+            e = _shl(_shr(rem, rem_len - e_len), es - e_len).astype(np.int64)
+            flen = rem_len - e_len
+            f = rem & _low_mask(flen)
+            scale = k * (1 << es) + e
+            sig = _shl(_shl(_U(1), flen) | f, self.frac_bits - flen)
+        special = zero | nar
+        return Decomposed(sign, np.where(special, 0, scale), np.where(special, _U(0), sig), zero, nar)
+
+    def _zero_code(self, sign):
+        return np.zeros(np.shape(sign), _U)
+
+    def _special_from_float(self, x, codes):
+        return np.where(np.isfinite(x), codes, _U(self.nar_code))
+
+    def _round(self, sign, scale, frac, sticky):
+        n, es = self.nbits, self.es
+        sat_hi = scale >= self._max_s
+        sat_lo = scale < -self._max_s
+        s = np.clip(scale, -self._max_s, self._max_s - 1)
+        k = s >> es
+        e = (s & ((1 << es) - 1)).astype(_U)
+        pos = k >= 0
+        rlen = np.where(pos, k + 2, 1 - k)
+        rbits = np.where(pos, (_shl(_U(1), k + 1) - _U(1)) << _U(1), _U(1))
+        body = (rbits << _U(es)) | e
+        blen = rlen + es  # <= n - 1 + es
+        t = n  # n - 1 magnitude bits and a guard bit
+        over = blen - t
+        need = t - blen
+        pat_long = _shr(body, np.maximum(over, 0))
+        st_long = ((body & _low_mask(np.maximum(over, 0))) != 0) | (frac != 0)
+        pat_short = _shl(body, np.maximum(need, 0)) | _shr(frac, _FB - np.maximum(need, 0))
+        st_short = (frac & _low_mask(_FB - np.maximum(need, 0))) != 0
+        long_ = over >= 0
+        pattern = np.where(long_, pat_long, pat_short)
+        sticky = sticky | np.where(long_, st_long, st_short)
+        mag = pattern >> _U(1)
+        guard = (pattern & _U(1)).astype(bool)
+        mag = mag + (guard & (sticky | ((mag & _U(1)) == 1))).astype(_U)
+        maxmag = _U((1 << (n - 1)) - 1)
+        mag = np.where(sat_hi, maxmag, mag)
+        mag = np.where(sat_lo, _U(1), mag)
+        mag = np.clip(mag, _U(1), maxmag)
+        return np.where(sign, (~mag + _U(1)) & _U((1 << n) - 1), mag)
+
+
+# ---- FP4 E2M1 ---------------------------------------------------------------------------------------------
+
+
+class FP4E2M1(Format):
+    """OCP MX v1.0 E2M1: ``s|ee|m``, bias 1, values 0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives; -0 exists,
+    no Inf/NaN. Matches ``ml_dtypes.float4_e2m1fn`` (including nan -> 0x8)."""
+
+    nbits = 4
+    frac_bits = 1
+    scale_min, scale_max = -1, 2
+    lsb_exp = -1
+    _EBITS, _BIAS = 2, 1
+
+    def __init__(self, *, name: str = "fp4_e2m1"):
+        self.name = name
+
+    def __eq__(self, other):
+        return isinstance(other, FP4E2M1)
+
+    def __hash__(self):
+        return hash("fp4_e2m1")
+
+    @cached_property
+    def max_value(self) -> float:
+        return 6.0
+
+    def _decompose(self, codes):
+        c = codes.astype(_U)
+        sign = (c >> _U(3)).astype(bool)
+        ebits = ((c >> _U(1)) & _U(3)).astype(np.int64)
+        m = c & _U(1)
+        zero = (c & _U(7)) == 0
+        normal = ebits > 0
+        scale = np.where(normal, ebits - self._BIAS, -1)  # subnormal 0.5 = 1.0 * 2**-1
+        sig = np.where(normal, _U(2) | m, _U(2))  # hidden bit at position frac_bits = 1
+        return Decomposed(sign, np.where(zero, 0, scale), np.where(zero, _U(0), sig), zero,
+                          np.zeros(c.shape, bool))
+
+    def _zero_code(self, sign):
+        return np.where(sign, _U(8), _U(0))
+
+    def _special_from_float(self, x, codes):
+        codes = np.where(np.isposinf(x), _U(0x7), codes)
+        codes = np.where(np.isneginf(x), _U(0xF), codes)
+        return np.where(np.isnan(x), _U(0x8), codes)
+
+    def _round(self, sign, scale, frac, sticky):
+        m = self.frac_bits
+        emin = 1 - self._BIAS
+        lsb = np.maximum(scale, emin) - m  # ULP exponent at this scale (subnormals share emin's)
+        big = scale > self.scale_max + 1  # far above 6: saturate without a huge shift
+        q = _round_at(np.where(big, 0, scale), frac, sticky, np.where(big, 0, lsb))
+        code = (lsb + self._BIAS + m - 1) * (1 << m) + q.astype(np.int64)
+        code = np.where(big | (code > 7), 7, code).astype(_U)
+        return code | np.where(sign, _U(8), _U(0))
+
+
+# ---- INT --------------------------------------------------------------------------------------------------
+
+
+class Int(Format):
+    """Signed two's complement integer of ``nbits`` (2 to 24) bits; encode rounds to nearest even and
+    saturates. (24 bits keeps every exact product inside the model's 64-bit significand arithmetic.)"""
+
+    def __init__(self, nbits: int, *, name: str | None = None):
+        if isinstance(nbits, bool) or not isinstance(nbits, (int, np.integer)):
+            raise TypeError(f"Int nbits must be an integer in [2, 24], not {nbits!r}")
+        if not 2 <= nbits <= 24:
+            raise ValueError(f"Int nbits must be an integer in [2, 24], not {nbits!r}")
+        self.nbits = int(nbits)
+        self.name = name or f"int{nbits}"
+        self.frac_bits = self.nbits - 1
+        self.scale_min, self.scale_max = 0, self.nbits - 1
+        self.lsb_exp = 0
+
+    def __eq__(self, other):
+        return isinstance(other, Int) and other.nbits == self.nbits
+
+    def __hash__(self):
+        return hash(("int", self.nbits))
+
+    @cached_property
+    def max_value(self) -> float:
+        return float(1 << (self.nbits - 1))  # |most negative|
+
+    def _decompose(self, codes):
+        n = self.nbits
+        c = codes.astype(_U)
+        sign = ((c >> _U(n - 1)) & _U(1)).astype(bool)
+        mag = np.where(sign, (~c + _U(1)) & _U((1 << n) - 1), c)
+        mag = np.where(sign & (mag == 0), _U(1 << (n - 1)), mag)  # the most negative code
+        zero = c == 0
+        bl = _bitlen(mag)
+        scale = np.where(zero, 0, bl - 1)
+        sig = np.where(zero, _U(0), _shl(mag, self.frac_bits - scale))
+        return Decomposed(sign, scale, sig, zero, np.zeros(c.shape, bool))
+
+    def _zero_code(self, sign):
+        return np.zeros(np.shape(sign), _U)
+
+    def _special_from_float(self, x, codes):
+        if np.isnan(x).any():
+            raise ValueError(f"{self.name} cannot encode nan")
+        codes = np.where(np.isposinf(x), _U((1 << (self.nbits - 1)) - 1), codes)
+        return np.where(np.isneginf(x), _U(1 << (self.nbits - 1)), codes)
+
+    def _round(self, sign, scale, frac, sticky):
+        n = self.nbits
+        big = scale >= n  # beyond any representable magnitude
+        q = _round_at(np.where(big, 0, scale), frac, sticky, np.zeros(np.shape(scale), np.int64))
+        limit = np.where(sign, _U(1 << (n - 1)), _U((1 << (n - 1)) - 1))
+        q = np.where(big, limit, np.minimum(q, limit))
+        return np.where(sign, (~q + _U(1)) & _U((1 << n) - 1), q)
+
+
+# ---- registry ---------------------------------------------------------------------------------------------
+
+#: The named formats of the package.
+NAMED: dict[str, Format] = {
+    "fp4_e2m1": FP4E2M1(),
+    "posit4_1": Posit(4, 1),
+    "posit8_0": Posit(8, 0),
+    "posit16_1": Posit(16, 1),
+    "posit8_2": Posit(8, 2),
+    "posit16_2": Posit(16, 2),
+    "int8": Int(8),
+    "int4": Int(4),
+}
+
+
+def names() -> list[str]:
+    return list(NAMED)
+
+
+def get(name: str) -> Format:
+    """The named format; ``ValueError`` listing the names for an unknown one."""
+    if not isinstance(name, str):
+        raise TypeError(f"format name must be a string, not {name!r}")
+    try:
+        return NAMED[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r}; choose from {', '.join(NAMED)}") from None

@@ -110,6 +110,25 @@ def _normalise(mag: np.ndarray, lsb_exp: np.ndarray, sticky: np.ndarray):
     return scale, frac, sticky
 
 
+def _as_u(x) -> np.ndarray:
+    """0/1 flags (bool or integer, array or scalar) as uint64."""
+    x = np.asarray(x)
+    return x if x.dtype == _U else x.astype(_U)
+
+
+def _float_parts(v: np.ndarray):
+    """(sign, scale, 62-bit fraction) of float64 values, read from their bits.
+
+    Exact for normal numbers. Subnormals come out with scale -1023, below every format's range, where
+    they round as the tiny values they are (posits: minpos; FP4/INT: zero).
+    """
+    bits = np.ascontiguousarray(v, dtype=np.float64).view(_U)
+    sign = bits >> _U(63)
+    scale = ((bits >> _U(52)) & _U(0x7FF)).view(np.int64) - 1023
+    frac = (bits << _U(_FB - 52)) & _U((1 << _FB) - 1)
+    return sign, scale, frac
+
+
 def _round_at(scale, frac, sticky, lsb_exp):
     """Round ``1.frac * 2**scale`` (plus ``sticky`` below) to a multiple of ``2**lsb_exp``, ties to even.
     Returns the multiple as uint64 (callers keep it small)."""
@@ -119,7 +138,7 @@ def _round_at(scale, frac, sticky, lsb_exp):
     q = _shr(full, r)
     guard = np.where(r >= 1, _shr(full, r - 1) & _U(1), _U(0)).astype(bool)
     below = np.where(r >= 2, full & _low_mask(r - 1), _U(0)) != 0
-    up = guard & (below | sticky | ((q & _U(1)) == 1))
+    up = guard & (below | np.asarray(sticky, bool) | ((q & _U(1)) == 1))
     return q + up.astype(_U)
 
 
@@ -257,11 +276,8 @@ class Format(ABC):
         xf = xa.ravel()
         finite = np.isfinite(xf)
         nonzero = finite & (xf != 0)
-        m, e = np.frexp(np.where(nonzero, xf, 1.0))
-        m = np.abs(m)
-        frac = ((m * 2.0 - 1.0) * float(1 << 52)).astype(_U) << _U(_FB - 52)
-        sign = np.signbit(xf)
-        codes = self._round(sign, e.astype(np.int64) - 1, frac, np.zeros(xf.shape, bool))
+        sign, scale, frac = _float_parts(xf)
+        codes = self._round(sign, scale, frac, _U(0))
         codes = np.where(nonzero, codes, self._zero_code(sign))
         if not finite.all():
             codes = self._special_from_float(xf, codes)
@@ -277,17 +293,38 @@ class Format(ABC):
         """Correctly rounded product of codes ``a`` and ``b`` (broadcast)."""
         a, b = _broadcast(_check_codes(self, a), _check_codes(self, b))
         shape = a.shape
-        da, db = self._decompose(a.ravel()), self._decompose(b.ravel())
+        a, b = a.ravel(), b.ravel()
+        if 2 * self.sig_bits <= 53:
+            # Products are exact in float64 (significand <= 53 bits, scales far inside its range): multiply the
+            # exact values and round the float's bits.
+            v = self._decode_f64(a) * self._decode_f64(b)
+            sign, scale, frac = _float_parts(v)
+            codes = self._round(sign, scale, frac, _U(0))
+            codes = np.where(v == 0, self._zero_code(sign), codes)
+            if self.has_nar:
+                codes = np.where(np.isnan(v), _U(1 << (self.nbits - 1)), codes)
+            return codes.astype(_code_dtype(self.nbits)).reshape(shape)
+        da, db = self._decompose(a), self._decompose(b)
         sign = da.sign ^ db.sign
+        # Normalised significands multiply into [2**(2f), 2**(2f+2)): one compare finds the leading one.
+        f2 = 2 * self.frac_bits
         prod = da.sig * db.sig  # < 2**(2*sig_bits) <= 2**62
-        lsb = da.scale + db.scale - 2 * self.frac_bits
-        zero = da.zero | db.zero
-        scale, frac, sticky = _normalise(np.where(zero, _U(1), prod), lsb, np.zeros(prod.shape, bool))
-        codes = self._round(sign, scale, frac, sticky)
-        codes = np.where(zero, self._zero_code(sign), codes)
+        hi = prod >> _U(f2 + 1)
+        scale = da.scale + db.scale + hi.astype(np.int64)
+        frac = (prod << (_U(_FB - f2) - hi)) & _U((1 << _FB) - 1)
+        codes = self._round(sign.astype(_U), scale, frac, _U(0))
+        codes = np.where(da.zero | db.zero, self._zero_code(sign), codes)
         if self.has_nar:
             codes = np.where(da.nar | db.nar, _U(1 << (self.nbits - 1)), codes)
         return codes.astype(_code_dtype(self.nbits)).reshape(shape)
+
+    @cached_property
+    def _f64_table(self) -> np.ndarray | None:
+        return self.decode(np.arange(self.n_codes, dtype=_U)) if self.nbits <= 16 else None
+
+    def _decode_f64(self, codes: np.ndarray) -> np.ndarray:
+        t = self._f64_table
+        return self.decode(codes) if t is None else np.take(t, codes.astype(np.intp))
 
     def add(self, a, b) -> np.ndarray:
         """Correctly rounded sum of codes ``a`` and ``b`` (broadcast)."""
@@ -512,36 +549,49 @@ class Posit(Format):
     def _special_from_float(self, x, codes):
         return np.where(np.isfinite(x), codes, _U(self.nar_code))
 
+    @cached_property
+    def _round_table(self) -> np.ndarray:
+        """Per-scale rounding pieces, indexed by ``clip(scale, -M-1, M) + M + 1`` (``M`` = maxpos scale).
+
+        The rounding pattern is the top ``nbits`` bits (``nbits-1`` magnitude bits and a guard bit) of the
+        unbounded posit body ``regime | exponent | fraction``. Each entry packs ``P0`` (bits 0-39: the regime
+        and exponent part of the pattern), ``need`` (bits 40-46: how many fraction bits follow in the
+        pattern) and ``BS`` (bit 48: exponent bits were cut off, which makes the rest sticky). Scales beyond
+        the range give the patterns of maxpos and minpos: saturation, and never zero.
+        """
+        n, es, m = self.nbits, self.es, self._max_s
+        table = np.zeros(2 * m + 2, _U)
+        for i, s in enumerate(range(-m - 1, m + 1)):
+            if s < -m:
+                table[i] = 0b10  # minpos, guard 0
+                continue
+            if s >= m:
+                table[i] = ((1 << (n - 1)) - 1) << 1  # maxpos, guard 0
+                continue
+            k, e = s >> es, s & ((1 << es) - 1)
+            rbits, rlen = (((1 << (k + 1)) - 1) << 1, k + 2) if k >= 0 else (1, 1 - k)
+            body, blen = (rbits << es) | e, rlen + es
+            if blen >= n:
+                over = blen - n
+                cut = int(body & ((1 << over) - 1) != 0)
+                table[i] = (body >> over) | (cut << 48)
+            else:
+                need = n - blen
+                table[i] = (body << need) | (need << 40)
+        return table
+
     def _round(self, sign, scale, frac, sticky):
-        n, es = self.nbits, self.es
-        sat_hi = scale >= self._max_s
-        sat_lo = scale < -self._max_s
-        s = np.clip(scale, -self._max_s, self._max_s - 1)
-        k = s >> es
-        e = (s & ((1 << es) - 1)).astype(_U)
-        pos = k >= 0
-        rlen = np.where(pos, k + 2, 1 - k)
-        rbits = np.where(pos, (_shl(_U(1), k + 1) - _U(1)) << _U(1), _U(1))
-        body = (rbits << _U(es)) | e
-        blen = rlen + es  # <= n - 1 + es
-        t = n  # n - 1 magnitude bits and a guard bit
-        over = blen - t
-        need = t - blen
-        pat_long = _shr(body, np.maximum(over, 0))
-        st_long = ((body & _low_mask(np.maximum(over, 0))) != 0) | (frac != 0)
-        pat_short = _shl(body, np.maximum(need, 0)) | _shr(frac, _FB - np.maximum(need, 0))
-        st_short = (frac & _low_mask(_FB - np.maximum(need, 0))) != 0
-        long_ = over >= 0
-        pattern = np.where(long_, pat_long, pat_short)
-        sticky = sticky | np.where(long_, st_long, st_short)
-        mag = pattern >> _U(1)
-        guard = (pattern & _U(1)).astype(bool)
-        mag = mag + (guard & (sticky | ((mag & _U(1)) == 1))).astype(_U)
-        maxmag = _U((1 << (n - 1)) - 1)
-        mag = np.where(sat_hi, maxmag, mag)
-        mag = np.where(sat_lo, _U(1), mag)
-        mag = np.clip(mag, _U(1), maxmag)
-        return np.where(sign, (~mag + _U(1)) & _U((1 << n) - 1), mag)
+        m = self._max_s
+        entry = np.take(self._round_table, np.clip(scale, -m - 1, m) + (m + 1))
+        fsh = _U(_FB) - ((entry >> _U(40)) & _U(0x7F))  # frac bits below the pattern
+        top = frac >> fsh
+        pattern = (entry & _U((1 << 40) - 1)) | top
+        st = ((entry >> _U(48)) & _U(1)) | np.minimum(frac - (top << fsh), _U(1)) | _as_u(sticky)
+        # round to nearest even on the pattern: up when guard and (sticky or odd)
+        up = pattern & (st | (pattern >> _U(1))) & _U(1)
+        mag = (pattern >> _U(1)) + up
+        sg = _as_u(sign)
+        return ((mag ^ (_U(0) - sg)) + sg) & _U((1 << self.nbits) - 1)
 
 
 # ---- FP4 E2M1 ---------------------------------------------------------------------------------------------
@@ -583,7 +633,7 @@ class FP4E2M1(Format):
                           np.zeros(c.shape, bool))
 
     def _zero_code(self, sign):
-        return np.where(sign, _U(8), _U(0))
+        return _as_u(sign) << _U(3)
 
     def _special_from_float(self, x, codes):
         codes = np.where(np.isposinf(x), _U(0x7), codes)
@@ -598,7 +648,7 @@ class FP4E2M1(Format):
         q = _round_at(np.where(big, 0, scale), frac, sticky, np.where(big, 0, lsb))
         code = (lsb + self._BIAS + m - 1) * (1 << m) + q.astype(np.int64)
         code = np.where(big | (code > 7), 7, code).astype(_U)
-        return code | np.where(sign, _U(8), _U(0))
+        return code | (_as_u(sign) << _U(3))
 
 
 # ---- INT --------------------------------------------------------------------------------------------------
@@ -654,9 +704,10 @@ class Int(Format):
         n = self.nbits
         big = scale >= n  # beyond any representable magnitude
         q = _round_at(np.where(big, 0, scale), frac, sticky, np.zeros(np.shape(scale), np.int64))
-        limit = np.where(sign, _U(1 << (n - 1)), _U((1 << (n - 1)) - 1))
+        sg = _as_u(sign)
+        limit = _U((1 << (n - 1)) - 1) + sg  # 2**(n-1) is representable only as a negative number
         q = np.where(big, limit, np.minimum(q, limit))
-        return np.where(sign, (~q + _U(1)) & _U((1 << n) - 1), q)
+        return ((q ^ (_U(0) - sg)) + sg) & _U((1 << n) - 1)
 
 
 # ---- registry ---------------------------------------------------------------------------------------------

@@ -1,0 +1,476 @@
+"""Number-format models against independent oracles.
+
+* SoftPosit (C library, pre-2022 convention): posit8 es=0, posit16 es=1, posit32 es=2 and their quires.
+* An exact-rational posit written here from the spec rules (``fractions.Fraction``, the (n+1)-bit midpoint
+  rule): Posit(4,1) exhaustively, and other (n, es) SoftPosit does not have.
+* ml_dtypes ``float4_e2m1fn`` and the code table of the OCP MX spec for FP4 E2M1.
+* Python integers for INT.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from fractions import Fraction
+from functools import cache
+
+import ml_dtypes
+import numpy as np
+import pytest
+import softposit as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from npegen.models import formats as F
+from npegen.models.formats import FP4E2M1, Int, Posit
+
+# ---- the independent exact-rational posit ------------------------------------------------------------------
+
+
+@cache
+def frac_posit_values(n: int, es: int) -> tuple:
+    """Exact value of every code (None for NaR), decoded bit by bit from the spec rules."""
+    out = []
+    for code in range(1 << n):
+        if code == 0:
+            out.append(Fraction(0))
+            continue
+        if code == 1 << (n - 1):
+            out.append(None)
+            continue
+        neg = code >> (n - 1)
+        c = ((1 << n) - code) if neg else code
+        bits = format(c, f"0{n}b")[1:]
+        r0 = bits[0]
+        m = len(bits) - len(bits.lstrip(r0))
+        k = m - 1 if r0 == "1" else -m
+        rest = bits[m + 1:]
+        e = int(rest[:es].ljust(es, "0"), 2) if es else 0
+        fbits = rest[es:]
+        f = Fraction(int(fbits, 2), 1 << len(fbits)) if fbits else Fraction(0)
+        v = Fraction(2) ** (k * (1 << es) + e) * (1 + f)
+        out.append(-v if neg else v)
+    return tuple(out)
+
+
+@cache
+def _positive_table(n: int, es: int):
+    vals = frac_posit_values(n, es)
+    pos = [vals[c] for c in range(1, 1 << (n - 1))]  # codes 1 .. 2**(n-1)-1, increasing
+    wide = frac_posit_values(n + 1, es)
+    mids = [wide[2 * c + 1] for c in range(1, (1 << (n - 1)) - 1)]  # between code c and c+1
+    return pos, mids
+
+
+def frac_round(x: Fraction, n: int, es: int) -> int:
+    """Code of exact x: (n+1)-bit midpoint rule, ties to the even code, saturate, never round to zero."""
+    if x == 0:
+        return 0
+    pos, mids = _positive_table(n, es)
+    a = abs(x)
+    if a >= pos[-1]:
+        c = len(pos)
+    elif a <= pos[0]:
+        c = 1
+    else:
+        i = bisect.bisect_right(pos, a) - 1  # pos[i] <= a < pos[i+1]; codes i+1, i+2
+        lo = i + 1
+        mid = mids[i]
+        c = lo + 1 if a > mid else lo if a < mid else (lo if lo % 2 == 0 else lo + 1)
+    return ((1 << n) - c) if x < 0 else c
+
+
+def frac_op(n, es, op, a, b) -> int:
+    vals = frac_posit_values(n, es)
+    va, vb = vals[a], vals[b]
+    if va is None or vb is None:
+        return 1 << (n - 1)
+    return frac_round(op(va, vb), n, es)
+
+
+# ---- registry, validation --------------------------------------------------------------------------------
+
+
+def test_named_formats():
+    assert F.names() == ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "posit8_2", "posit16_2", "int8", "int4"]
+    assert F.get("posit16_1") == Posit(16, 1) and F.get("fp4_e2m1") == FP4E2M1() and F.get("int8") == Int(8)
+    with pytest.raises(ValueError, match="unknown format 'posit7'; choose from fp4_e2m1, posit4_1"):
+        F.get("posit7")
+    with pytest.raises(TypeError, match="format name must be a string, not 8"):
+        F.get(8)
+
+
+@pytest.mark.parametrize(
+    ("make", "exc", "match"),
+    [
+        (lambda: Posit(1, 0), ValueError, r"Posit nbits must be an integer in \[2, 32\], not 1"),
+        (lambda: Posit(33, 0), ValueError, r"Posit nbits must be an integer in \[2, 32\], not 33"),
+        (lambda: Posit(8, -1), ValueError, r"Posit es must be an integer in \[0, 4\], not -1"),
+        (lambda: Posit(8, 5), ValueError, r"Posit es must be an integer in \[0, 4\], not 5"),
+        (lambda: Posit(8.0, 0), TypeError, r"Posit nbits must be an integer .* not 8\.0"),
+        (lambda: Posit(8, "1"), TypeError, r"Posit es must be an integer .* not '1'"),
+        (lambda: Int(1), ValueError, r"Int nbits must be an integer in \[2, 24\], not 1"),
+        (lambda: Int(True), TypeError, r"Int nbits must be an integer .* not True"),
+        (lambda: F.get("posit8_0").decode([256]), ValueError, r"posit8_0 codes are 8-bit unsigned, .* got 256"),
+        (lambda: F.get("fp4_e2m1").decode([-1]), ValueError, r"fp4_e2m1 codes are 4-bit .* got -1"),
+        (lambda: F.get("posit8_0").decode(np.array([1.5])), TypeError, r"codes must be an integer array, not "
+                                                                         r"dtype float64 \(use encode"),
+        (lambda: F.get("posit8_0").mul(np.zeros(3, np.uint8), np.zeros(4, np.uint8)), ValueError,
+         r"operand shapes \(3,\) and \(4,\) do not broadcast"),
+        (lambda: F.get("posit8_0").encode(np.array(["a"])), TypeError, r"encode takes real numbers, not dtype"),
+        (lambda: F.get("int8").encode([np.nan]), ValueError, "int8 cannot encode nan"),
+        (lambda: F.get("posit8_0").dot(np.uint8(1), np.uint8(2)), ValueError, "dot needs arrays"),
+        (lambda: F.get("posit8_0").exact_acc_bits(0), ValueError, "k must be a positive integer, not 0"),
+    ],
+    ids=lambda v: getattr(v, "__name__", str(v))[:40],
+)
+def test_bad_input_is_rejected_by_name(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+# ---- constants against the reference sheet ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "frac_bits", "scale", "product_bits", "maxpos"),
+    [
+        ("posit4_1", 0, 4, 17, 16.0),
+        ("posit8_0", 5, 6, 25, 64.0),
+        ("posit16_1", 12, 28, 113, 2.0**28),
+        ("posit8_2", 3, 24, 97, 2.0**24),
+        ("posit16_2", 11, 56, 225, 2.0**56),
+        ("fp4_e2m1", 1, None, 8, 6.0),
+    ],
+)
+def test_format_constants(name, frac_bits, scale, product_bits, maxpos):
+    f = F.get(name)
+    assert f.frac_bits == frac_bits and f.sig_bits == frac_bits + 1
+    if scale is not None:
+        assert (f.scale_min, f.scale_max, f.lsb_exp) == (-scale, scale, -scale)
+        assert f.min_positive == 2.0 ** -scale
+    assert f.exact_product_bits == product_bits and f.max_value == maxpos
+
+
+def test_exact_accumulator_widths():
+    assert F.get("fp4_e2m1").exact_acc_bits(32) == 14  # 8 + 5 + 1
+    assert F.get("posit8_0").exact_acc_bits(64) == 32  # quire8 = 1 + 6 + 25
+    assert F.get("posit16_1").exact_acc_bits(2**14) == 128  # quire16 = 1 + 14 + 113
+    assert F.get("int8").exact_acc_bits(1) == 16
+
+
+# ---- FP4 E2M1 --------------------------------------------------------------------------------------------
+
+SPEC_FP4 = [0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6]  # OCP MX v1.0 code table
+
+
+def test_fp4_values_match_the_spec_and_ml_dtypes():
+    f = F.get("fp4_e2m1")
+    v = f.values()
+    np.testing.assert_array_equal(v, SPEC_FP4)
+    assert list(np.signbit(v)) == [c >= 8 for c in range(16)]
+    ml = np.arange(16, dtype=np.uint8).view(ml_dtypes.float4_e2m1fn).astype(np.float64)
+    np.testing.assert_array_equal(v, ml)
+
+
+def _fp4_grid() -> np.ndarray:
+    # Every multiple of 2**-12 in [-16, 16] (every FP4 tie and its float32 neighbours), overflow,
+    # +-0, +-inf, nan, float64 extremes.
+    g = np.arange(-16 * 4096, 16 * 4096 + 1) / 4096.0
+    ties = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0])
+    near = np.concatenate([np.nextafter(ties.astype(np.float32), np.float32(0)).astype(np.float64),
+                           np.nextafter(ties.astype(np.float32), np.float32(9)).astype(np.float64)])
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, 7.0, 100.0, -1e30, 1e-30, -1e-30, 6.0, 6.5, 1e38]
+    return np.concatenate([g, near, -near, special])
+
+
+def test_fp4_encode_matches_ml_dtypes_on_a_dense_grid():
+    f = F.get("fp4_e2m1")
+    x = _fp4_grid()
+    with np.errstate(over="ignore"):
+        want = x.astype(ml_dtypes.float4_e2m1fn).view(np.uint8)
+    got = f.encode(x)
+    np.testing.assert_array_equal(got, want)
+    assert f.encode(np.nan) == 0x8 and f.encode(-0.0) == 0x8 and f.encode(np.inf) == 0x7 and f.encode(-np.inf) == 0xF
+
+
+def test_fp4_encode_is_correctly_rounded_where_ml_dtypes_double_rounds():
+    # ml_dtypes converts float64 -> float32 -> FP4: a float64 a hair above a tie first rounds onto the tie.
+    # npegen rounds the float64 once, as a converter fed wider values should.
+    f = F.get("fp4_e2m1")
+    x = np.array([5.0 + 1e-9, 0.25 + 1e-12, 2.5 + 1e-10, -(3.5 - 1e-10)])
+    assert list(f.encode(x)) == [0x7, 0x1, 0x5, 0xD]  # 6, 0.5, 3, -3
+    with np.errstate(over="ignore"):
+        assert list(x.astype(ml_dtypes.float4_e2m1fn).view(np.uint8)) == [0x6, 0x0, 0x4, 0xE]
+
+
+def test_fp4_mul_and_add_exhaustive():
+    f = F.get("fp4_e2m1")
+    a, b = np.meshgrid(np.arange(16), np.arange(16), indexing="ij")
+    va, vb = f.decode(a), f.decode(b)
+    want_mul = (va * vb).astype(np.float32).astype(ml_dtypes.float4_e2m1fn).view(np.uint8)  # products exact
+    np.testing.assert_array_equal(f.mul(a, b), want_mul)
+    want_add = (va + vb).astype(np.float32).astype(ml_dtypes.float4_e2m1fn).view(np.uint8)  # sums exact
+    np.testing.assert_array_equal(f.add(a, b), want_add)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 32, 256])
+def test_fp4_dot_is_exact_then_rounded_once(k, seed):
+    f = F.get("fp4_e2m1")
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 16, (500, k))
+    b = rng.integers(0, 16, (500, k))
+    exact = (f.decode(a) * f.decode(b)).sum(axis=-1)  # multiples of 1/4 below 2**14: exact in float32
+    want = exact.astype(np.float32).astype(ml_dtypes.float4_e2m1fn).view(np.uint8)
+    want = np.where(exact == 0, 0, want)  # an accumulated zero is +0 (package choice)
+    np.testing.assert_array_equal(f.dot(a, b), want)
+
+
+# ---- posits against SoftPosit ---------------------------------------------------------------------------
+
+
+def sp8(c):
+    return sp.posit8(bits=int(c))
+
+
+def sp16(c):
+    return sp.posit16(bits=int(c))
+
+
+def test_posit8_decode_all_codes_vs_softposit():
+    f = F.get("posit8_0")
+    want = np.array([float(sp8(c)) for c in range(256)])
+    want[128] = np.nan  # SoftPosit prints NaR as inf
+    np.testing.assert_array_equal(f.values(), want)
+
+
+def test_posit16_decode_all_codes_vs_softposit():
+    f = F.get("posit16_1")
+    want = np.array([float(sp16(c)) for c in range(65536)])
+    want[32768] = np.nan
+    np.testing.assert_array_equal(f.values(), want)
+
+
+def test_posit8_mul_add_all_pairs_vs_softposit():
+    f = F.get("posit8_0")
+    a, b = (x.ravel() for x in np.meshgrid(np.arange(256), np.arange(256), indexing="ij"))
+    pa, pb = [sp8(c) for c in range(256)], [sp8(c) for c in range(256)]
+    want_mul = np.array([(pa[x] * pb[y]).v.v for x, y in zip(a, b, strict=True)])
+    want_add = np.array([(pa[x] + pb[y]).v.v for x, y in zip(a, b, strict=True)])
+    np.testing.assert_array_equal(f.mul(a, b), want_mul)
+    np.testing.assert_array_equal(f.add(a, b), want_add)
+
+
+def _p16_corner_codes() -> np.ndarray:
+    base = [0, 0x8000, 1, 0xFFFF, 0x7FFF, 0x8001, 0x4000, 0xC000, 2, 0xFFFE, 0x7FFE, 0x8002, 0x3FFF, 0x4001,
+            0xBFFF, 0xC001, 0x0100, 0x7F00, 0x5000, 0x3000]
+    return np.array(base)
+
+
+def test_posit16_mul_add_random_and_corners_vs_softposit(seed):
+    f = F.get("posit16_1")
+    rng = np.random.default_rng(seed)
+    n = 1_000_000
+    a = rng.integers(0, 65536, n)
+    b = rng.integers(0, 65536, n)
+    b[: n // 4] = a[: n // 4] ^ rng.integers(0, 256, n // 4)  # close magnitudes: cancellation in add
+    c = _p16_corner_codes()
+    ca, cb = (x.ravel() for x in np.meshgrid(c, c, indexing="ij"))
+    a, b = np.concatenate([ca, a]), np.concatenate([cb, b])
+    want_mul = np.fromiter(((sp16(x) * sp16(y)).v.v for x, y in zip(a.tolist(), b.tolist(), strict=True)),
+                           np.int64, a.size)
+    np.testing.assert_array_equal(f.mul(a, b), want_mul)
+    want_add = np.fromiter(((sp16(x) + sp16(y)).v.v for x, y in zip(a.tolist(), b.tolist(), strict=True)),
+                           np.int64, a.size)
+    np.testing.assert_array_equal(f.add(a, b), want_add)
+
+
+@pytest.mark.parametrize(("name", "bits", "quire", "make"), [
+    ("posit8_0", 8, sp.quire8, sp8),
+    ("posit16_1", 16, sp.quire16, sp16),
+])
+def test_dot_vs_softposit_quire(name, bits, quire, make, seed):
+    f = F.get(name)
+    rng = np.random.default_rng(seed)
+    for k in [1, 2, 3, 17, 64, 255, 256]:
+        rows = 60
+        a = rng.integers(0, 1 << bits, (rows, k))
+        b = rng.integers(0, 1 << bits, (rows, k))
+        want = []
+        for r in range(rows):
+            q = quire()
+            for x, y in zip(a[r].tolist(), b[r].tolist(), strict=True):
+                q.qma(make(x), make(y))
+            want.append(q.toPosit().v.v)
+        np.testing.assert_array_equal(f.dot(a, b), want, err_msg=f"k={k}")
+
+
+def test_posit32_general_integer_path_vs_softposit(seed):
+    # posit32 es=2 products have 56-bit significands: the model's uint64 path, not the float64 shortcut.
+    f = Posit(32, 2)
+    assert 2 * f.sig_bits > 53
+    rng = np.random.default_rng(seed)
+    n = 50_000
+    a = rng.integers(0, 2**32, n, dtype=np.uint64)
+    b = rng.integers(0, 2**32, n, dtype=np.uint64)
+    b[: n // 4] = a[: n // 4] ^ rng.integers(0, 1 << 12, n // 4).astype(np.uint64)
+    pa = [sp.posit32(bits=int(x)) for x in a]
+    pb = [sp.posit32(bits=int(x)) for x in b]
+    np.testing.assert_array_equal(f.mul(a, b), [(x * y).v.v for x, y in zip(pa, pb, strict=True)])
+    np.testing.assert_array_equal(f.add(a, b), [(x + y).v.v for x, y in zip(pa, pb, strict=True)])
+    got = f.decode(a[:2000])
+    want = np.array([float(x) for x in pa[:2000]])
+    want[np.isinf(want)] = np.nan
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(("name", "make", "bits"), [("posit8_0", sp.posit8, 8), ("posit16_1", sp.posit16, 16)])
+def test_encode_at_every_midpoint_vs_softposit(name, make, bits):
+    f = F.get(name)
+    v = f.values()
+    codes = np.argsort(np.where(np.isnan(v), -np.inf, v))[1:]  # value order, NaR dropped
+    vals = v[codes]
+    mids = (vals[:-1] + vals[1:]) / 2  # arithmetic midpoints and their float neighbours, plus
+    wide = Posit(bits + 1, f.es).decode(np.arange(1 << (bits + 1)))  # the true boundaries ((n+1)-bit values)
+    x = np.concatenate([mids, np.nextafter(mids, np.inf), np.nextafter(mids, -np.inf), wide[~np.isnan(wide)],
+                        [1e30, -1e30, 1e-30, -1e-30, 0.0]])
+    if bits == 16:
+        x = x[::3]
+    want = [make(float(y)).v.v for y in x]
+    np.testing.assert_array_equal(f.encode(x), want)
+    assert f.encode(np.nan) == 1 << (bits - 1) and f.encode(np.inf) == 1 << (bits - 1)
+
+
+# ---- posits against the exact-rational oracle -------------------------------------------------------------
+
+POSIT4_1_SPEC = {  # reference sheet, section 2.4
+    0b0000: 0, 0b0001: 1 / 16, 0b0010: 1 / 4, 0b0011: 1 / 2, 0b0100: 1, 0b0101: 2, 0b0110: 4, 0b0111: 16,
+    0b1001: -16, 0b1010: -4, 0b1011: -2, 0b1100: -1, 0b1101: -1 / 2, 0b1110: -1 / 4, 0b1111: -1 / 16,
+}
+
+
+def test_posit4_1_values_match_the_spec_table():
+    v = F.get("posit4_1").values()
+    assert np.isnan(v[0b1000])
+    assert {c: v[c] for c in POSIT4_1_SPEC} == POSIT4_1_SPEC
+    assert frac_posit_values(4, 1)[0b0111] == 16 and frac_posit_values(4, 1)[0b1000] is None
+
+
+@pytest.mark.parametrize(("n", "es"), [(4, 1), (5, 1), (6, 2), (7, 0), (8, 2), (8, 1), (6, 4), (3, 0), (2, 0)])
+def test_posit_mul_add_exhaustive_vs_rational_oracle(n, es):
+    f = Posit(n, es)
+    vals = frac_posit_values(n, es)
+    got_vals = f.values()
+    for c, v in enumerate(vals):
+        assert (np.isnan(got_vals[c]) if v is None else got_vals[c] == float(v)), (c, v)
+    a, b = (x.ravel() for x in np.meshgrid(np.arange(1 << n), np.arange(1 << n), indexing="ij"))
+    for op, meth in ((lambda x, y: x * y, f.mul), (lambda x, y: x + y, f.add)):
+        want = [frac_op(n, es, op, x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+        np.testing.assert_array_equal(meth(a, b), want)
+
+
+def test_posit4_1_dot_all_length_2_vectors_vs_rational_oracle():
+    f = F.get("posit4_1")
+    vals = frac_posit_values(4, 1)
+    combos = np.array(list(itertools.product(range(16), repeat=4)))  # 65,536 (a0, a1, b0, b1)
+    a, b = combos[:, :2], combos[:, 2:]
+    want = []
+    for a0, a1, b0, b1 in combos.tolist():
+        if None in (vals[a0], vals[a1], vals[b0], vals[b1]):
+            want.append(8)
+        else:
+            want.append(frac_round(vals[a0] * vals[b0] + vals[a1] * vals[b1], 4, 1))
+    np.testing.assert_array_equal(f.dot(a, b), want)
+
+
+@pytest.mark.parametrize(("n", "es"), [(4, 1), (8, 2), (16, 2), (12, 3)])
+def test_encode_at_oracle_midpoints(n, es):
+    f = Posit(n, es)
+    wide = frac_posit_values(n + 1, es)
+    pts = [w for w in wide if w is not None]
+    if n > 12:
+        pts = pts[::7]
+    x = np.array([float(p) for p in pts])
+    want = [frac_round(Fraction(p), n, es) for p in pts]
+    np.testing.assert_array_equal(f.encode(x), want)
+
+
+def test_posit16_2_random_vs_rational_oracle(seed):
+    f = F.get("posit16_2")
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 65536, 3000)
+    b = rng.integers(0, 65536, 3000)
+    for op, meth in ((lambda x, y: x * y, f.mul), (lambda x, y: x + y, f.add)):
+        want = [frac_op(16, 2, op, x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+        np.testing.assert_array_equal(meth(a, b), want)
+
+
+# ---- INT ------------------------------------------------------------------------------------------------
+
+
+def test_int8_arithmetic_saturates_and_rounds():
+    f = F.get("int8")
+    a, b = (x.ravel() for x in np.meshgrid(np.arange(256), np.arange(256), indexing="ij"))
+    sa, sb = a.astype(np.int64) - ((a >= 128) << 8), b.astype(np.int64) - ((b >= 128) << 8)
+    np.testing.assert_array_equal(f.decode(a), sa)
+    np.testing.assert_array_equal(f.mul(a, b), np.clip(sa * sb, -128, 127).astype(np.uint8))
+    np.testing.assert_array_equal(f.add(a, b), np.clip(sa + sb, -128, 127).astype(np.uint8))
+    x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 127.5, 126.5, -128.5, -129, 1e9, -1e9, np.inf, -np.inf, 3.49])
+    want = np.clip(np.rint(np.nan_to_num(x, posinf=1e9, neginf=-1e9)), -128, 127).astype(np.int8).view(np.uint8)
+    np.testing.assert_array_equal(f.encode(x), want)
+
+
+def test_int_dot_is_exact_then_saturated(seed):
+    f = F.get("int4")
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 16, (300, 9)), rng.integers(0, 16, (300, 9))
+    exact = (f.decode(a) * f.decode(b)).sum(axis=-1)
+    np.testing.assert_array_equal(f.dot(a, b), np.clip(exact, -8, 7).astype(np.int8).view(np.uint8) & 0xF)
+
+
+# ---- structure and properties ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", F.names())
+def test_decompose_reconstructs_every_value(name):
+    f = F.get(name)
+    codes = np.arange(f.n_codes)
+    d = f.decompose(codes)
+    v = f.decode(codes)
+    ok = ~(d.zero | d.nar)
+    assert (d.sig[ok] >> np.uint64(f.frac_bits) == 1).all(), "hidden bit at frac_bits"
+    rebuilt = np.ldexp(d.sig[ok].astype(float), (d.scale[ok] - f.frac_bits).astype(int))
+    np.testing.assert_array_equal(np.where(d.sign[ok], -rebuilt, rebuilt), v[ok])
+    assert d.scale[ok].min() >= f.scale_min and d.scale[ok].max() <= f.scale_max
+    assert (np.abs(v[ok]) >= f.min_positive).all() and np.nanmax(np.abs(v)) == f.max_value
+
+
+@pytest.mark.parametrize("name", F.names())
+def test_encode_decode_round_trips_every_code(name):
+    f = F.get(name)
+    codes = np.arange(f.n_codes)
+    if f.has_nar:
+        codes = codes[codes != 1 << (f.nbits - 1)]
+    np.testing.assert_array_equal(f.encode(f.decode(codes)), codes)
+
+
+_CODE_FORMATS = ["posit8_0", "posit16_1", "posit8_2", "posit16_2", "posit4_1", "fp4_e2m1", "int8"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(_CODE_FORMATS), data=st.data())
+def test_properties(name, data):
+    f = F.get(name)
+    code = st.integers(0, f.n_codes - 1)
+    a, b = data.draw(code), data.draw(code)
+    assert f.mul(a, b) == f.mul(b, a)
+    assert f.add(a, b) == f.add(b, a)
+    if f.has_nar and a != 1 << (f.nbits - 1):
+        assert f.encode(f.decode(a)) == a
+    # decode is monotone along the posit ring (codes as signed integers)
+    if f.has_nar:
+        sa = a - (a >> (f.nbits - 1) << f.nbits)
+        sb = b - (b >> (f.nbits - 1) << f.nbits)
+        nar = -(1 << (f.nbits - 1))
+        if nar not in (sa, sb) and sa < sb:
+            assert f.decode(a) < f.decode(b)

@@ -44,8 +44,8 @@ def test_verilator_lint_is_clean(kw, tmp_path):
 
 def test_lint_reports_width_problems(tmp_path):
     bad = tmp_path / "w.v"
-    bad.write_text("module w(input wire [3:0] a, output wire [7:0] y); assign y = a + 4'd1; endmodule\n")
-    with pytest.raises(LintError, match="WIDTH"):
+    bad.write_text("module w(input wire [7:0] a, output wire [3:0] y); assign y = a + 8'd1; endmodule\n")
+    with pytest.raises(LintError, match="WIDTHTRUNC"):
         lint_verilog(bad)
 
 

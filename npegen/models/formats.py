@@ -52,6 +52,7 @@ __all__ = [
     "NAMED",
     "get",
     "names",
+    "parse",
 ]
 
 _FB = 62  # fraction bits carried below the leading one into rounding (uint64 with room for the hidden bit)
@@ -282,6 +283,35 @@ class Format(ABC):
         if not finite.all():
             codes = self._special_from_float(xf, codes)
         return codes.astype(_code_dtype(self.nbits)).reshape(shape)
+
+    def encode_fields(self, sign, scale, sig, *, frac_in: int, sticky=0, zero=0, nar=0) -> np.ndarray:
+        """Round ``(-1)**sign * sig * 2**(scale - frac_in)`` (plus ``sticky`` below it) to codes.
+
+        This is the model of :class:`npegen.hw.formats.Encoder`: ``sig`` carries the hidden bit at position
+        ``frac_in`` (``2**frac_in <= sig < 2**(frac_in + 1)``) and ``frac_in`` fraction bits below it; ``zero``
+        and ``nar`` flags override (a zero keeps its sign in FP4, NaR needs a posit).
+
+        Raises
+        ------
+        ValueError
+            ``frac_in`` out of [0, 62], or a non-flagged ``sig`` that is not normalised.
+        """
+        if isinstance(frac_in, bool) or not isinstance(frac_in, int) or not 0 <= frac_in <= _FB:
+            raise ValueError(f"frac_in must be an integer in [0, {_FB}], not {frac_in!r}")
+        sign, scale, sig, sticky, zero, nar = np.broadcast_arrays(
+            np.asarray(sign, bool), np.asarray(scale, np.int64), np.asarray(sig).astype(_U),
+            np.asarray(sticky, bool), np.asarray(zero, bool), np.asarray(nar, bool))
+        special = zero | nar
+        if ((sig >> _U(frac_in) != 1) & ~special).any():
+            raise ValueError(f"sig must be normalised: 2**{frac_in} <= sig < 2**{frac_in + 1}")
+        frac = (sig & _U((1 << frac_in) - 1)) << _U(_FB - frac_in)
+        codes = self._round(sign, scale, frac, sticky)
+        codes = np.where(zero, self._zero_code(sign), codes)
+        if self.has_nar:
+            codes = np.where(nar, _U(1 << (self.nbits - 1)), codes)
+        elif nar.any():
+            raise ValueError(f"{self.name} has no NaR")
+        return codes.astype(_code_dtype(self.nbits))
 
     def values(self) -> np.ndarray:
         """Value of every code, in code order (formats of at most 16 bits)."""
@@ -737,3 +767,20 @@ def get(name: str) -> Format:
         return NAMED[name]
     except KeyError:
         raise ValueError(f"unknown format {name!r}; choose from {', '.join(NAMED)}") from None
+
+
+def parse(spec: str) -> Format:
+    """A named format, or any ``posit<n>_<es>`` / ``int<n>`` (e.g. ``"posit12_3"``); errors name the spec."""
+    if not isinstance(spec, str):
+        raise TypeError(f"format spec must be a string, not {spec!r}")
+    if spec in NAMED:
+        return NAMED[spec]
+    import re
+
+    mp = re.fullmatch(r"posit(\d+)_(\d+)", spec)
+    if mp:
+        return Posit(int(mp.group(1)), int(mp.group(2)))
+    mi = re.fullmatch(r"int(\d+)", spec)
+    if mi:
+        return Int(int(mi.group(1)))
+    raise ValueError(f"unknown format {spec!r}; use one of {', '.join(NAMED)}, posit<n>_<es> or int<n>")

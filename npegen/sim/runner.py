@@ -36,7 +36,7 @@ from xml.etree import ElementTree
 
 from amaranth.lib import wiring
 
-from ..hw.verilog import verilator_path, write_verilog
+from ..hw.verilog import LINT_IGNORED, verilator_path, write_verilog
 
 __all__ = [
     "SIMULATORS",
@@ -213,7 +213,8 @@ def run_cocotb(
     if not quiet:
         print(f"npegen: {toplevel} on {sim}, seed={seed}, build {bdir}", flush=True)
     runner = get_runner(sim)
-    build_args: list[str] = []  # Verilator default warnings stay fatal: the emitted Verilog is lint-clean
+    # Verilator's default warnings stay fatal (the emitted Verilog is lint-clean), as in hw.verilog.lint_verilog
+    build_args = [f"-Wno-{w}" for w in LINT_IGNORED] if sim == "verilator" else []
     # Icarus builds in ~0.03 s: always rebuild. Verilator (~10 s) is rebuilt when the Verilog is newer than
     # its model (cocotb's check) or when the build options changed (e.g. waves on/off).
     opts_file = bdir / "build_options.txt"

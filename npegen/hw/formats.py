@@ -1,0 +1,340 @@
+"""Decode and encode units for the number formats, parameterised by a :class:`npegen.models.formats.Format`.
+
+:class:`Decoder` turns a code into the exact fields of
+:meth:`Format.decompose` (sign, zero/NaR flags, scale, significand with the hidden
+bit); :class:`Encoder` rounds fields back to a code exactly as
+:meth:`Format.encode_fields` does (RNE, saturation, posits never to zero). Both
+are combinational: latency 0, one conversion per cycle. The SIMD MAC engine uses
+them at its operand inputs and its read-out.
+
+Signal prefixes: ``d_`` decode, ``e_`` encode.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ..models.formats import FP4E2M1, Format, Int, Posit
+
+__all__ = ["Decoder", "Encoder"]
+
+
+def _check_format(fmt) -> Format:
+    if not isinstance(fmt, (Posit, FP4E2M1, Int)):
+        raise TypeError(f"fmt must be a npegen Posit, FP4E2M1 or Int format, not {fmt!r}")
+    return fmt
+
+
+def _priority_msb(m: Module, x, name: str):
+    """Index of the highest set bit of ``x`` (0 when ``x`` is 0) as a combinational signal."""
+    idx = Signal(range(max(len(x), 2)), name=name)
+    for i in range(len(x)):
+        with m.If(x[i]):
+            m.d.comb += idx.eq(i)  # later (higher) bits take priority
+    return idx
+
+
+def _shr_sticky(m: Module, value, amount, limit: int, prefix: str):
+    """``value >> amount`` with the guard bit (the last bit shifted out) and the sticky OR of the bits below
+    it. ``amount`` (unsigned) is clamped to ``limit``; shifting by ``len(value) + 1`` or more gives 0, 0,
+    any(value)."""
+    w = len(value)
+    amt = Signal(range(w + 2), name=f"{prefix}_amt")
+    m.d.comb += amt.eq(Mux(amount > min(limit, w + 1), min(limit, w + 1), amount))
+    v2 = Cat(Const(0, 1), value)  # value << 1: bit 0 is the guard position for amount == 0
+    shifted = Signal(w + 1, name=f"{prefix}_shifted")
+    below = Signal(w + 1, name=f"{prefix}_below")
+    m.d.comb += [
+        shifted.eq(v2 >> amt),
+        below.eq(v2 & ((Const(1, w + 2) << amt) - 1)[: w + 1]),
+    ]
+    return shifted[1:], shifted[0], below.any()
+
+
+class Decoder(wiring.Component):
+    """Code -> ``(sign, zero, nar, scale, sig)``, exactly :meth:`Format.decompose`.
+
+    Parameters
+    ----------
+    fmt : Posit, FP4E2M1 or Int
+        The format (from :mod:`npegen.models.formats`).
+
+    Attributes
+    ----------
+    code : In(fmt.nbits)
+    sign, zero, nar : Out(1)
+        ``nar`` is always 0 for formats without NaR. ``sign`` is 0 for NaR; FP4 -0 has ``sign`` 1.
+    scale : Out(signed(fmt.scale_bits))
+        Power of two of the leading bit; 0 for zero/NaR.
+    sig : Out(fmt.sig_bits)
+        Significand with the hidden bit at ``fmt.frac_bits``; 0 for zero/NaR.
+
+    Notes
+    -----
+    Combinational: latency 0 cycles, throughput one code per cycle.
+    """
+
+    def __init__(self, fmt: Format):
+        self._fmt = _check_format(fmt)
+        super().__init__({
+            "code": In(fmt.nbits),
+            "sign": Out(1),
+            "zero": Out(1),
+            "nar": Out(1),
+            "scale": Out(signed(fmt.scale_bits)),
+            "sig": Out(fmt.sig_bits),
+        })
+
+    @property
+    def fmt(self) -> Format:
+        return self._fmt
+
+    def elaborate(self, platform):
+        m = Module()
+        f = self._fmt
+        d_sign = Signal()
+        d_scale = Signal(signed(f.scale_bits))
+        d_sig = Signal(f.sig_bits)
+        d_zero = Signal()
+        d_nar = Signal()
+        if isinstance(f, Posit):
+            self._posit(m, f, d_sign, d_scale, d_sig, d_zero, d_nar)
+        elif isinstance(f, FP4E2M1):
+            self._fp4(m, d_sign, d_scale, d_sig, d_zero)
+        else:
+            self._int(m, f, d_sign, d_scale, d_sig, d_zero)
+        special = d_zero | d_nar
+        m.d.comb += [
+            self.sign.eq(d_sign & ~d_nar),
+            self.zero.eq(d_zero),
+            self.nar.eq(d_nar),
+            self.scale.eq(Mux(special, 0, d_scale)),
+            self.sig.eq(Mux(special, 0, d_sig)),
+        ]
+        return m
+
+    def _posit(self, m, f: Posit, d_sign, d_scale, d_sig, d_zero, d_nar):
+        n, es, fb = f.nbits, f.es, f.frac_bits
+        code = self.code
+        m.d.comb += [
+            d_zero.eq(~code.any()),
+            d_nar.eq(code == (1 << (n - 1))),
+            d_sign.eq(code[n - 1]),
+        ]
+        if n == 2:
+            m.d.comb += [d_scale.eq(0), d_sig.eq(1)]
+            return
+        d_mag = Signal(n)
+        m.d.comb += d_mag.eq(Mux(d_sign, (-code)[:n], code))
+        body = d_mag[: n - 1]
+        d_r0 = Signal()
+        d_run = Signal(n - 1)
+        m.d.comb += [d_r0.eq(body[n - 2]), d_run.eq(Mux(d_r0, ~body, body))]
+        top = _priority_msb(m, d_run, "d_run_msb")
+        d_m = Signal(range(n))  # regime run length
+        m.d.comb += d_m.eq(Mux(d_run.any(), n - 2 - top, n - 1))
+        d_k = Signal(signed(ceil_log2(n) + 2))
+        m.d.comb += d_k.eq(Mux(d_r0, d_m - 1, -d_m))
+        # Bits after the regime and its terminator, left-aligned in n-1 bits; missing bits are zeros.
+        d_rem = Signal(n - 1)
+        m.d.comb += d_rem.eq((body << (d_m + 1))[: n - 1])
+        avail = min(es, n - 1)
+        e = Cat(Const(0, es - avail), d_rem[n - 1 - avail:]) if es else Const(0, 1)
+        d_e = Signal(max(es, 1))
+        m.d.comb += d_e.eq(e)
+        m.d.comb += d_scale.eq((d_k << es) | d_e if es else d_k)
+        frac = d_rem[2: 2 + fb] if fb else Const(0, 0)
+        m.d.comb += d_sig.eq(Cat(frac, Const(1, 1)))
+
+    def _fp4(self, m, d_sign, d_scale, d_sig, d_zero):
+        code = self.code
+        d_e = Signal(2)
+        m.d.comb += [
+            d_sign.eq(code[3]),
+            d_e.eq(code[1:3]),
+            d_zero.eq(~code[:3].any()),
+            d_scale.eq(Mux(d_e.any(), d_e - 1, -1)),
+            d_sig.eq(Mux(d_e.any(), Cat(code[0], Const(1, 1)), 0b10)),
+        ]
+
+    def _int(self, m, f: Int, d_sign, d_scale, d_sig, d_zero):
+        n = f.nbits
+        code = self.code
+        d_mag = Signal(n)
+        m.d.comb += [
+            d_sign.eq(code[n - 1]),
+            d_zero.eq(~code.any()),
+            d_mag.eq(Mux(code[n - 1], (-code)[:n], code)),
+        ]
+        top = _priority_msb(m, d_mag, "d_mag_msb")
+        m.d.comb += [
+            d_scale.eq(top),
+            d_sig.eq((d_mag << (n - 1 - top).as_unsigned())[:n]),
+        ]
+
+
+class Encoder(wiring.Component):
+    """``(sign, zero, nar, scale, sig, sticky)`` -> code, exactly :meth:`Format.encode_fields`.
+
+    The value is ``(-1)**sign * sig * 2**(scale - frac_in)`` with ``sticky`` flagging non-zero bits below
+    ``sig``; it is rounded to nearest, ties to even (on the bit pattern for posits), saturating.
+
+    Parameters
+    ----------
+    fmt : Posit, FP4E2M1 or Int
+    frac_in : int or None
+        Fraction bits below the hidden bit of ``sig``: ``fmt.frac_bits`` to 48; default ``fmt.frac_bits + 2``.
+    scale_bits : int or None
+        Width of the signed ``scale`` input, ``fmt.scale_bits`` to 16; default ``fmt.scale_bits + 2`` (room
+        for product and sum scales, which saturate).
+
+    Attributes
+    ----------
+    sign, zero, nar, sticky : In(1)
+    scale : In(signed(scale_bits))
+    sig : In(frac_in + 1)
+        Normalised: its top bit (the hidden bit) must be 1 unless ``zero`` or ``nar``.
+    code : Out(fmt.nbits)
+
+    Notes
+    -----
+    Combinational: latency 0 cycles, throughput one conversion per cycle.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Unknown format, or ``frac_in`` / ``scale_bits`` out of range.
+    """
+
+    def __init__(self, fmt: Format, *, frac_in: int | None = None, scale_bits: int | None = None):
+        fmt = _check_format(fmt)
+        frac_in = fmt.frac_bits + 2 if frac_in is None else frac_in
+        scale_bits = fmt.scale_bits + 2 if scale_bits is None else scale_bits
+        for label, v, lo, hi in (("frac_in", frac_in, fmt.frac_bits, 48),
+                                 ("scale_bits", scale_bits, fmt.scale_bits, 16)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{label} must be an integer in [{lo}, {hi}], not {v!r}")
+            if not lo <= v <= hi:
+                raise ValueError(f"{label} must be an integer in [{lo}, {hi}] for {fmt.name}, not {v!r}")
+        self._fmt, self._frac_in, self._scale_bits = fmt, frac_in, scale_bits
+        super().__init__({
+            "sign": In(1),
+            "zero": In(1),
+            "nar": In(1),
+            "scale": In(signed(scale_bits)),
+            "sig": In(frac_in + 1),
+            "sticky": In(1),
+            "code": Out(fmt.nbits),
+        })
+
+    @property
+    def fmt(self) -> Format:
+        return self._fmt
+
+    @property
+    def frac_in(self) -> int:
+        return self._frac_in
+
+    @property
+    def scale_bits(self) -> int:
+        return self._scale_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        f = self._fmt
+        n = f.nbits
+        e_mag = Signal(n)  # magnitude code (sign applied below)
+        if isinstance(f, Posit):
+            self._posit(m, f, e_mag)
+        elif isinstance(f, FP4E2M1):
+            self._fp4(m, e_mag)
+        else:
+            self._int(m, f, e_mag)
+        if isinstance(f, FP4E2M1):
+            signed_code = Cat(e_mag[:3], self.sign)
+            zero_code = Cat(Const(0, 3), self.sign)
+        else:
+            signed_code = Mux(self.sign, (-e_mag)[:n], e_mag)
+            zero_code = Const(0, n)
+        e_code = Signal(n)
+        m.d.comb += e_code.eq(signed_code)
+        nar = self.nar if isinstance(f, Posit) else Const(0, 1)
+        with m.If(nar):
+            m.d.comb += self.code.eq(1 << (n - 1))
+        with m.Elif(self.zero):
+            m.d.comb += self.code.eq(zero_code)
+        with m.Else():
+            m.d.comb += self.code.eq(e_code)
+        return m
+
+    def _posit(self, m, f: Posit, e_mag):
+        n, es, fi = f.nbits, f.es, self._frac_in
+        max_s = (n - 2) << es
+        scale = self.scale
+        e_sat_hi = Signal()
+        e_sat_lo = Signal()
+        e_k = Signal(signed(self._scale_bits))
+        e_kneg = Signal()
+        m.d.comb += [
+            e_sat_hi.eq(scale >= max_s),
+            e_sat_lo.eq(scale < -max_s),
+            e_k.eq(scale >> es),
+            e_kneg.eq(e_k < 0),
+        ]
+        # MSB first: fill bit, its complement, exponent, fraction, then n zero bits so nothing is shifted out.
+        width = n + fi + es + 2
+        e_start = Signal(signed(width))
+        parts = [Const(0, n), self.sig[:fi] if fi else Const(0, 0)]
+        if es:
+            parts.append(scale[:es])
+        parts += [e_kneg, ~e_kneg]
+        m.d.comb += e_start.eq(Cat(*parts))
+        e_shamt = Signal(range(width + 1))
+        amount = Mux(e_kneg, -e_k - 1, e_k)
+        m.d.comb += e_shamt.eq(Mux(e_sat_hi | e_sat_lo, 0, amount[: len(e_shamt)]))
+        e_shifted = Signal(width)
+        m.d.comb += e_shifted.eq(e_start >> e_shamt)  # arithmetic: the regime grows with copies of the fill bit
+        pattern = e_shifted[width - n:]
+        e_sticky = Signal()
+        m.d.comb += e_sticky.eq(e_shifted[: width - n].any() | self.sticky)
+        e_round = Signal(n)
+        m.d.comb += e_round.eq(pattern[1:] + (pattern[0] & (e_sticky | pattern[1])))
+        with m.If(e_sat_hi):
+            m.d.comb += e_mag.eq((1 << (n - 1)) - 1)
+        with m.Elif(e_sat_lo):
+            m.d.comb += e_mag.eq(1)
+        with m.Else():
+            m.d.comb += e_mag.eq(e_round)
+
+    def _fp4(self, m, e_mag):
+        fi = self._frac_in
+        s = self.scale
+        e_big = Signal()
+        e_pos = Signal()
+        m.d.comb += [e_big.eq(s > 2), e_pos.eq(s > 0)]
+        # LSB exponent max(s, 0) - 1; right shift of sig = frac_in - 1 - min(s, 0)
+        e_r = Signal(unsigned(self._scale_bits + 1))
+        m.d.comb += e_r.eq(Mux(s < 0, fi - 1 - s, fi - 1))
+        q, guard, below = _shr_sticky(m, self.sig, e_r, fi + 2, "e_rs")
+        e_q = Signal(4)
+        m.d.comb += e_q.eq(q + (guard & (below | self.sticky | q[0])))
+        e_code = Signal(5)
+        m.d.comb += e_code.eq(Mux(e_pos, s[:2] << 1, 0) + e_q)
+        m.d.comb += e_mag.eq(Mux(e_big | (e_code > 7), 7, e_code))
+
+    def _int(self, m, f: Int, e_mag):
+        n, fi = f.nbits, self._frac_in
+        s = self.scale
+        e_big = Signal()
+        m.d.comb += e_big.eq(s >= n)
+        e_r = Signal(unsigned(self._scale_bits + 1))
+        m.d.comb += e_r.eq(Mux(e_big, 0, fi - s))  # s <= n-1 <= frac_in: never negative when not big
+        q, guard, below = _shr_sticky(m, self.sig, e_r, fi + 2, "e_rs")
+        e_q = Signal(fi + 2)
+        m.d.comb += e_q.eq(q + (guard & (below | self.sticky | q[0])))
+        e_limit = Signal(n + 1)
+        m.d.comb += e_limit.eq(Mux(self.sign, 1 << (n - 1), (1 << (n - 1)) - 1))
+        m.d.comb += e_mag.eq(Mux(e_big | (e_q > e_limit), e_limit, e_q))

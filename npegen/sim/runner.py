@@ -83,6 +83,7 @@ class SimResult:
     tests: int
     failed: int
     seconds: float
+    skipped: int = 0
     waves: Path | None = None
     testcases: tuple[str, ...] = field(default=())
 
@@ -117,20 +118,21 @@ def _check_simulator(sim: str) -> None:
         )
 
 
-def _read_results(path: Path) -> tuple[int, list[str], list[tuple[str, str]]]:
-    """(number of tests, their names, [(name, message) of failures]) from a cocotb results file."""
-    tests, names, failures = 0, [], []
+def _read_results(path: Path) -> tuple[int, list[str], list[tuple[str, str]], int]:
+    """(number of tests, their names, [(name, message) of failures], number skipped) from a results file."""
+    tests, names, failures, skipped = 0, [], [], 0
     root = ElementTree.parse(path).getroot()
     for case in root.iter("testcase"):
         tests += 1
         name = case.get("name", "?")
         names.append(name)
+        skipped += case.find("skipped") is not None
         for tag in ("failure", "error"):
             bad = case.find(tag)
             if bad is not None:
                 msg = (bad.get("message") or bad.text or tag).strip().splitlines()
                 failures.append((name, msg[0] if msg else tag))
-    return tests, names, failures
+    return tests, names, failures, skipped
 
 
 def run_cocotb(
@@ -245,14 +247,14 @@ def run_cocotb(
     if not results.is_file():
         raise SimulationError(f"{sim} stopped before writing results for {toplevel} (seed={seed}); "
                               f"see the log above, build dir {bdir}")
-    tests, names, failures = _read_results(results)
+    tests, names, failures, skipped = _read_results(results)
     wave_file = None
     if waves:
         wave_file = bdir / (f"{toplevel}.fst" if sim == "icarus" else "dump.vcd")
     result = SimResult(sim=sim, toplevel=toplevel, seed=seed, build_dir=bdir, verilog=src,
-                       results_xml=results, tests=tests, failed=len(failures), seconds=seconds,
+                       results_xml=results, tests=tests, failed=len(failures), seconds=seconds, skipped=skipped,
                        waves=wave_file, testcases=tuple(names))
-    if tests == 0:
+    if tests - skipped == 0:
         raise SimulationError(f"no cocotb test ran in {test_module}"
                               + (f" matching {testcase!r}" if testcase else ""), result=result)
     if failures:

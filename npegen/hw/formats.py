@@ -17,6 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from ..models._checks import check_int
 from ..models.formats import FP4E2M1, Format, Int, Posit
 
 __all__ = ["Decoder", "Encoder"]
@@ -229,12 +230,8 @@ class Encoder(wiring.Component):
         fmt = _check_format(fmt)
         frac_in = fmt.frac_bits + 2 if frac_in is None else frac_in
         scale_bits = fmt.scale_bits + 2 if scale_bits is None else scale_bits
-        for label, v, lo, hi in (("frac_in", frac_in, fmt.frac_bits, 48),
-                                 ("scale_bits", scale_bits, fmt.scale_bits, 16)):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{label} must be an integer in [{lo}, {hi}], not {v!r}")
-            if not lo <= v <= hi:
-                raise ValueError(f"{label} must be an integer in [{lo}, {hi}] for {fmt.name}, not {v!r}")
+        frac_in = check_int("frac_in", frac_in, fmt.frac_bits, 48, context=f" for {fmt.name}")
+        scale_bits = check_int("scale_bits", scale_bits, fmt.scale_bits, 16, context=f" for {fmt.name}")
         return frac_in, scale_bits
 
     @property

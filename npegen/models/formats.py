@@ -36,12 +36,13 @@ per element in Python.
 from __future__ import annotations
 
 import math
-import operator
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
+from ._checks import check_int
 
 __all__ = [
     "Format",
@@ -245,9 +246,7 @@ class Format(ABC):
     def exact_acc_bits(self, k: int) -> int:
         """Two's complement width of an accumulator that sums any ``k`` exact products without overflow:
         ``exact_product_bits + ceil(log2 k) + 1``."""
-        k = operator.index(k)
-        if k < 1:
-            raise ValueError(f"k must be a positive integer, not {k!r}")
+        k = check_int("k", k, 1, 2**62)
         return self.exact_product_bits + (k - 1).bit_length() + 1
 
     def __repr__(self) -> str:
@@ -296,8 +295,7 @@ class Format(ABC):
         ValueError
             ``frac_in`` out of [0, 62], or a non-flagged ``sig`` that is not normalised.
         """
-        if isinstance(frac_in, bool) or not isinstance(frac_in, int) or not 0 <= frac_in <= _FB:
-            raise ValueError(f"frac_in must be an integer in [0, {_FB}], not {frac_in!r}")
+        check_int("frac_in", frac_in, 0, _FB)
         sign, scale, sig, sticky, zero, nar = np.broadcast_arrays(
             np.asarray(sign, bool), np.asarray(scale, np.int64), np.asarray(sig).astype(_U),
             np.asarray(sticky, bool), np.asarray(zero, bool), np.asarray(nar, bool))
@@ -502,12 +500,8 @@ class Posit(Format):
     has_nar = True
 
     def __init__(self, nbits: int, es: int, *, name: str | None = None):
-        for label, v, lo, hi in (("nbits", nbits, 2, 32), ("es", es, 0, 4)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise TypeError(f"Posit {label} must be an integer in [{lo}, {hi}], not {v!r}")
-            if not lo <= v <= hi:
-                raise ValueError(f"Posit {label} must be an integer in [{lo}, {hi}], not {v!r}")
-        self.nbits, self.es = int(nbits), int(es)
+        self.nbits = check_int("Posit nbits", nbits, 2, 32)
+        self.es = check_int("Posit es", es, 0, 4)
         self.name = name or f"posit{nbits}_{es}"
         self.frac_bits = max(0, self.nbits - 3 - self.es)
         self._max_s = (self.nbits - 2) << self.es
@@ -689,11 +683,7 @@ class Int(Format):
     saturates. (24 bits keeps every exact product inside the model's 64-bit significand arithmetic.)"""
 
     def __init__(self, nbits: int, *, name: str | None = None):
-        if isinstance(nbits, bool) or not isinstance(nbits, (int, np.integer)):
-            raise TypeError(f"Int nbits must be an integer in [2, 24], not {nbits!r}")
-        if not 2 <= nbits <= 24:
-            raise ValueError(f"Int nbits must be an integer in [2, 24], not {nbits!r}")
-        self.nbits = int(nbits)
+        self.nbits = check_int("Int nbits", nbits, 2, 24)
         self.name = name or f"int{nbits}"
         self.frac_bits = self.nbits - 1
         self.scale_min, self.scale_max = 0, self.nbits - 1

@@ -20,13 +20,14 @@ flag is sticky until the next ``clear`` in both modes.
 
 from __future__ import annotations
 
-import operator
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from ._checks import check_int
 
 __all__ = [
     "OVERFLOW_MODES",
@@ -42,15 +43,6 @@ OVERFLOW_MODES = ("wrap", "saturate")
 _WIDTH_RANGE = (2, 32)
 _ACC_MAX = 64
 _STAGES_RANGE = (1, 8)
-
-
-def _check_int(name: str, value: object, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
-    value = operator.index(value)
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -86,20 +78,15 @@ class IntMacParams:
     stages: int = 1
 
     def __post_init__(self) -> None:
-        width = _check_int("width", self.width, *_WIDTH_RANGE)
+        width = check_int("width", self.width, *_WIDTH_RANGE)
         acc_width = min(2 * width + 8, _ACC_MAX) if self.acc_width is None else self.acc_width
-        if isinstance(acc_width, bool) or not isinstance(acc_width, (int, np.integer)):
-            raise TypeError(f"acc_width must be an integer in [{2 * width}, {_ACC_MAX}], not {acc_width!r}")
-        if not 2 * width <= acc_width <= _ACC_MAX:
-            raise ValueError(
-                f"acc_width must be an integer in [{2 * width}, {_ACC_MAX}] (the full {width}x{width}-bit "
-                f"product needs {2 * width} bits), not {acc_width!r}"
-            )
+        acc_width = check_int("acc_width", acc_width, 2 * width, _ACC_MAX,
+                              context=f" (the full {width}x{width}-bit product needs {2 * width} bits)")
         if not isinstance(self.overflow, str):
             raise TypeError(f"overflow must be one of {OVERFLOW_MODES}, not {self.overflow!r}")
         if self.overflow not in OVERFLOW_MODES:
             raise ValueError(f"overflow must be one of {OVERFLOW_MODES}, not {self.overflow!r}")
-        stages = _check_int("stages", self.stages, *_STAGES_RANGE)
+        stages = check_int("stages", self.stages, *_STAGES_RANGE)
         object.__setattr__(self, "width", width)
         object.__setattr__(self, "acc_width", int(acc_width))
         object.__setattr__(self, "stages", stages)
@@ -271,7 +258,7 @@ def _saturate(params: IntMacParams, prod: np.ndarray, clear: np.ndarray) -> tupl
 
 def exhaustive_pairs(width: int) -> tuple[np.ndarray, np.ndarray]:
     """Every signed ``width``-bit operand pair, ``a`` major: ``4**width`` pairs."""
-    width = _check_int("width", width, 1, 12)
+    width = check_int("width", width, 1, 12)
     vals = np.arange(-(1 << (width - 1)), 1 << (width - 1), dtype=np.int64)
     a, b = np.meshgrid(vals, vals, indexing="ij")
     return a.ravel(), b.ravel()

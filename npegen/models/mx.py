@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_int
 from .formats import FP4E2M1, Format, Int, get
 
 __all__ = ["MXFormat", "MXTensor", "E8M0_NAN", "e8m0_decode"]
@@ -81,12 +82,8 @@ class MXFormat:
     def __init__(self, element_format: Format, block: int = 32, *, elem_exp: int = 0, symmetric: bool = False):
         if not isinstance(element_format, Format):
             raise TypeError(f"element_format must be a npegen Format, not {element_format!r}")
-        if isinstance(block, bool) or not isinstance(block, int):
-            raise TypeError(f"block must be an integer in [1, 1024], not {block!r}")
-        if not 1 <= block <= 1024:
-            raise ValueError(f"block must be an integer in [1, 1024], not {block!r}")
-        if isinstance(elem_exp, bool) or not isinstance(elem_exp, int) or not -64 <= elem_exp <= 64:
-            raise ValueError(f"elem_exp must be an integer in [-64, 64], not {elem_exp!r}")
+        block = check_int("block", block, 1, 1024)
+        elem_exp = check_int("elem_exp", elem_exp, -64, 64)
         if element_format.has_nar:
             raise ValueError(f"MX elements must be FP4 or INT formats, not {element_format.name}")
         if element_format.exact_acc_bits(block) > 53:

@@ -1,0 +1,414 @@
+"""SIMD mixed-precision MAC engine: one runtime-reconfigurable datapath for several number formats.
+
+The behaviour is defined by :mod:`npegen.models.simd_mac` (beat in, exact
+per-lane accumulation, one rounded result per ``last`` beat); the design point by
+:class:`~npegen.models.simd_mac.SimdMacParams`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..models.simd_mac import DEFAULT_MODES, SimdMacParams
+from .formats import Decoder, Encoder
+
+__all__ = ["SimdMac"]
+
+
+def _sel(m: Module, name: str, shape, choices: list[tuple[object, object]]):
+    """A signal equal to the value of the first true condition in ``choices`` (else 0): one AND-OR mux."""
+    out = Signal(shape, name=name)
+    terms = [Mux(cond, val, 0) for cond, val in choices]
+    if terms:
+        acc = terms[0]
+        for t in terms[1:]:
+            acc = acc | t
+        m.d.comb += out.eq(acc)
+    return out
+
+
+def _priority_msb(m: Module, x, name: str):
+    idx = Signal(range(max(len(x), 2)), name=name)
+    for i in range(len(x)):
+        with m.If(x[i]):
+            m.d.comb += idx.eq(i)
+    return idx
+
+
+class SimdMac(wiring.Component):
+    """SIMD MAC engine over the formats in ``modes`` (XR-NPE style), or its per-format baseline.
+
+    Parameters
+    ----------
+    modes : sequence of str
+        Format specs; the ``mode`` field of a beat indexes this tuple. Default FP4 E2M1, Posit(4,1),
+        Posit(8,0), Posit(16,1): 4, 4, 2 and 1 lanes per 16-bit word.
+    word_bits : int
+        Operand word width (default 16).
+    stages : int
+        Pipeline depth, >= 1 (see *Notes*).
+    acc_guard : int
+        Accumulator guard bits: ``2**acc_guard`` worst-case products never overflow.
+    dot : bool
+        Sum the lanes of every beat into one accumulator (one result lane).
+    shared : bool
+        True: the shared datapath (below). False: the area baseline, separate single-format MACs (own
+        multiplier, scale adder, aligner, accumulator and read-out per format and lane) behind the same
+        interface, with identical results.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(StructLayout({"a": word_bits, "b": word_bits, "mode": mode_bits, "last": 1})))
+        Operand beats. Lane ``l`` of a mode with ``n``-bit codes is ``a[l*n:(l+1)*n]``.
+    o : Out(stream.Signature(StructLayout({"word", "acc", "nar", "overflow", "mode"})))
+        One result per ``last`` beat: ``word`` the rounded codes packed like the operands (each lane's
+        accumulator in the mode's own format, exactly ``Format.dot``), ``acc`` the raw accumulators
+        (signed, LSB ``2**(2*lsb_exp)`` of the mode), ``nar`` / ``overflow`` per result lane.
+
+    Notes
+    -----
+    Shared datapath (``x_`` signal prefix):
+
+    * one significand multiplier array of ``sig_bits`` rows: row ``j`` adds ``Y[j] * (X & M_j) << j``; the
+      masks ``M_j`` keep only the lane block of row ``j`` in the current mode, so the one array works as a
+      13x13 multiplier (Posit(16,1)), two 6x6 (Posit(8,0)), four 2x2 (FP4) or four 1x1 (Posit(4,1));
+    * one scale adder and one alignment shifter per lane position, shared by the modes that use it;
+    * per lane position one accumulator (as wide as its widest mode; saturating at the beat's mode's
+      width), one leading-one normaliser at read-out, and a small encoder per format.
+
+    Inputs of decoders and array parts a mode does not use are held at zero (operand isolation).
+
+    *Latency*: ``stages`` cycles from the edge that accepts a ``last`` beat to the edge after which its
+    result is on ``o`` (``stages - 1`` product pipeline registers, then the accumulator). *Throughput*:
+    one beat per cycle while ``o`` is ready; the mode may change on any beat (between dot products)
+    without a bubble. A result not taken (``o.ready`` low) stalls the whole pipeline (``i.ready`` low).
+
+    Raises
+    ------
+    TypeError, ValueError
+        From :class:`~npegen.models.simd_mac.SimdMacParams`.
+    """
+
+    def __init__(self, *, modes=DEFAULT_MODES, word_bits: int = 16, stages: int = 2, acc_guard: int = 8,
+                 dot: bool = False, shared: bool = True):
+        self._p = SimdMacParams(modes=tuple(modes) if not isinstance(modes, str) else modes, word_bits=word_bits,
+                                stages=stages, acc_guard=acc_guard, dot=dot, shared=shared)
+        p = self._p
+        acc_max = max(p.acc_width(lane) for lane in range(p.out_lanes))
+        self._in_layout = data.StructLayout({"a": p.word_bits, "b": p.word_bits, "mode": p.mode_bits, "last": 1})
+        self._out_layout = data.StructLayout({
+            "word": p.word_bits,
+            "acc": data.ArrayLayout(signed(acc_max), p.out_lanes),
+            "nar": p.out_lanes,
+            "overflow": p.out_lanes,
+            "mode": p.mode_bits,
+        })
+        super().__init__({
+            "i": In(stream.Signature(self._in_layout)),
+            "o": Out(stream.Signature(self._out_layout)),
+        })
+
+    @classmethod
+    def from_params(cls, p: SimdMacParams) -> SimdMac:
+        return cls(modes=p.modes, word_bits=p.word_bits, stages=p.stages, acc_guard=p.acc_guard, dot=p.dot,
+                   shared=p.shared)
+
+    @property
+    def params(self) -> SimdMacParams:
+        return self._p
+
+    @property
+    def latency(self) -> int:
+        return self._p.latency
+
+    # -- elaboration ------------------------------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self._p
+        nm = len(p.modes)
+        fmts = p.formats
+        pay = self.i.payload
+
+        advance = Signal()
+        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+
+        x_is = [Signal(name=f"x_is_{fi}") for fi in range(nm)]
+        for fi in range(nm):
+            m.d.comb += x_is[fi].eq(pay.mode == fi)
+
+        # Decoders: one per format and lane, inputs held at zero outside their mode.
+        dec = {}
+        for fi, f in enumerate(fmts):
+            n = f.nbits
+            for lane in range(p.lanes(fi)):
+                for side, word in (("a", pay.a), ("b", pay.b)):
+                    d = Decoder(f)
+                    m.submodules[f"x_dec_{side}_{f.name}_{lane}"] = d
+                    m.d.comb += d.code.eq(Mux(x_is[fi], word[lane * n:(lane + 1) * n], 0))
+                    dec[(fi, lane, side)] = d
+
+        if p.shared:
+            prods = self._shared_products(m, x_is, dec)
+        else:
+            prods = self._baseline_products(m, dec)
+
+        # Per result lane: the signed aligned product (the sum over lanes with dot) and its NaR flag.
+        beats = []
+        for lane in range(p.out_lanes):
+            modes_here = p.lane_modes(lane)
+            width = max(p.acc_bits(fi) for fi in modes_here)
+            if p.dot:
+                terms = []
+                nar = Const(0, 1)
+                for fi in range(nm):
+                    for lp in range(p.lanes(fi)):
+                        sp, nr = prods[(fi, lp)]
+                        terms.append(Mux(x_is[fi], sp, 0))
+                        nar = nar | (x_is[fi] & nr)
+                total = terms[0]
+                for t in terms[1:]:
+                    total = total + t
+            else:
+                total = _sel(m, f"x_sum_{lane}", signed(width),
+                             [(x_is[fi], prods[(fi, lane)][0]) for fi in modes_here])
+                nar = Const(0, 1)
+                for fi in modes_here:
+                    nar = nar | (x_is[fi] & prods[(fi, lane)][1])
+            x_beat = Signal(signed(width), name=f"x_beat_{lane}")
+            x_nar = Signal(name=f"x_nar_{lane}")
+            m.d.comb += [x_beat.eq(total), x_nar.eq(nar)]
+            beats.append((x_beat, x_nar))
+
+        # Product pipeline: stages - 1 registers, moving only when the engine advances.
+        valid, last, mode = self.i.valid, pay.last, pay.mode
+        for k in range(1, p.stages):
+            n_valid = Signal(name=f"p{k}_valid")
+            n_last = Signal(name=f"p{k}_last")
+            n_mode = Signal(p.mode_bits, name=f"p{k}_mode")
+            nb = []
+            with m.If(advance):
+                m.d.sync += [n_valid.eq(valid), n_last.eq(last), n_mode.eq(mode)]
+                for lane, (bv, bn) in enumerate(beats):
+                    r = Signal(bv.shape(), name=f"p{k}_beat_{lane}")
+                    rn = Signal(name=f"p{k}_nar_{lane}")
+                    with m.If(valid):  # operand isolation of idle cycles
+                        m.d.sync += [r.eq(bv), rn.eq(bn)]
+                    nb.append((r, rn))
+            valid, last, mode = n_valid, n_last, n_mode
+            beats = nb
+
+        self._accumulate(m, advance, valid, last, mode, beats)
+        return m
+
+    # -- shared datapath ---------------------------------------------------------------------------------------
+
+    def _shared_products(self, m, x_is, dec):
+        p = self._p
+        nm = len(p.modes)
+        fmts = p.formats
+        sw = max(max(f.sig_bits * p.lanes(fi) for fi, f in enumerate(fmts)), max(f.sig_bits for f in fmts))
+        # Operand routing into the one array: lane l of mode f at bits [l*s, (l+1)*s).
+        x_x = _sel(m, "x_x", sw, [(x_is[fi], Cat(*[dec[(fi, lane, "a")].sig for lane in range(p.lanes(fi))]))
+                                  for fi in range(nm)])
+        x_y = _sel(m, "x_y", sw, [(x_is[fi], Cat(*[dec[(fi, lane, "b")].sig for lane in range(p.lanes(fi))]))
+                                  for fi in range(nm)])
+        # Row masks: row j keeps only the X bits of its own lane block in the current mode.
+        rows = []
+        for j in range(sw):
+            choices = []
+            for fi, f in enumerate(fmts):
+                s = f.sig_bits
+                lane = j // s
+                if lane < p.lanes(fi):
+                    choices.append((x_is[fi], Const(((1 << s) - 1) << (lane * s), sw)))
+            mask = _sel(m, f"x_mask_{j}", sw, choices)
+            row = Signal(sw, name=f"x_row_{j}")
+            m.d.comb += row.eq((x_x & mask) & x_y[j].replicate(sw))
+            rows.append(row)
+        x_prod = Signal(2 * sw)
+        total = Cat(rows[0], Const(0, sw))
+        for j in range(1, sw):
+            total = total + (rows[j] << j)
+        m.d.comb += x_prod.eq(total[: 2 * sw])
+
+        prods = {}
+        for lp in range(p.max_lanes):
+            modes_here = [fi for fi in range(nm) if lp < p.lanes(fi)]
+            pw = max(2 * fmts[fi].sig_bits for fi in modes_here)
+            x_p = _sel(m, f"x_p_{lp}", pw,
+                       [(x_is[fi], x_prod[2 * lp * fmts[fi].sig_bits: 2 * (lp + 1) * fmts[fi].sig_bits])
+                        for fi in modes_here])
+            # one scale adder per lane position, shared by the modes using it
+            sbits = max(fmts[fi].scale_bits for fi in modes_here) + 1
+            x_sa = _sel(m, f"x_sa_{lp}", signed(sbits), [(x_is[fi], dec[(fi, lp, "a")].scale) for fi in modes_here])
+            x_sb = _sel(m, f"x_sb_{lp}", signed(sbits), [(x_is[fi], dec[(fi, lp, "b")].scale) for fi in modes_here])
+            x_ss = Signal(signed(sbits + 1), name=f"x_ss_{lp}")
+            m.d.comb += x_ss.eq(x_sa + x_sb)
+            max_sh = max(2 * (fmts[fi].scale_max - fmts[fi].scale_min) for fi in modes_here)
+            x_sh = Signal(range(max_sh + 1), name=f"x_sh_{lp}")
+            m.d.comb += x_sh.eq(_sel(m, f"x_shc_{lp}", signed(sbits + 2),
+                                     [(x_is[fi], x_ss - 2 * fmts[fi].scale_min) for fi in modes_here])
+                                .as_unsigned()[: len(x_sh)])
+            x_al = Signal(pw + max_sh, name=f"x_al_{lp}")
+            m.d.comb += x_al.eq(x_p << x_sh)  # one alignment shifter per lane position
+            for fi in modes_here:
+                f = fmts[fi]
+                w = f.exact_product_bits
+                aligned = x_al[2 * f.frac_bits: 2 * f.frac_bits + w]
+                neg = dec[(fi, lp, "a")].sign ^ dec[(fi, lp, "b")].sign
+                sp = Signal(signed(w + 1), name=f"x_sp_{f.name}_{lp}")
+                m.d.comb += sp.eq(Mux(neg, -aligned, aligned))
+                nar = dec[(fi, lp, "a")].nar | dec[(fi, lp, "b")].nar
+                prods[(fi, lp)] = (sp, nar)
+        return prods
+
+    # -- per-format baseline -------------------------------------------------------------------------------
+
+    def _baseline_products(self, m, dec):
+        p = self._p
+        prods = {}
+        for fi, f in enumerate(p.formats):
+            for lp in range(p.lanes(fi)):
+                da, db = dec[(fi, lp, "a")], dec[(fi, lp, "b")]
+                tag = f"{f.name}_{lp}"
+                x_p = Signal(2 * f.sig_bits, name=f"x_p_{tag}")
+                m.d.comb += x_p.eq(da.sig * db.sig)  # a multiplier of its own
+                x_ss = Signal(signed(f.scale_bits + 1), name=f"x_ss_{tag}")
+                m.d.comb += x_ss.eq(da.scale + db.scale)
+                max_sh = 2 * (f.scale_max - f.scale_min)
+                x_sh = Signal(range(max_sh + 1), name=f"x_sh_{tag}")
+                m.d.comb += x_sh.eq((x_ss - 2 * f.scale_min).as_unsigned()[: len(x_sh)])
+                x_al = Signal(2 * f.sig_bits + max_sh, name=f"x_al_{tag}")
+                m.d.comb += x_al.eq(x_p << x_sh)
+                w = f.exact_product_bits
+                aligned = x_al[2 * f.frac_bits: 2 * f.frac_bits + w]
+                sp = Signal(signed(w + 1), name=f"x_sp_{tag}")
+                m.d.comb += sp.eq(Mux(da.sign ^ db.sign, -aligned, aligned))
+                prods[(fi, lp)] = (sp, da.nar | db.nar)
+        return prods
+
+    # -- accumulate and read out ----------------------------------------------------------------------------
+
+    def _accumulate(self, m, advance, valid, last, mode, beats):
+        p = self._p
+        nm = len(p.modes)
+        fmts = p.formats
+        a_is = [Signal(name=f"a_is_{fi}") for fi in range(nm)]
+        for fi in range(nm):
+            m.d.comb += a_is[fi].eq(mode == fi)
+        res_mode = Signal(p.mode_bits)
+        r_is = [Signal(name=f"r_is_{fi}") for fi in range(nm)]
+        for fi in range(nm):
+            m.d.comb += r_is[fi].eq(res_mode == fi)
+
+        take = Signal()
+        m.d.comb += take.eq(advance & valid)
+        with m.If(advance & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(take & last):
+            m.d.sync += [self.o.valid.eq(1), res_mode.eq(mode)]
+
+        codes = {}  # (fi, lane) -> code signal
+        for lane, (beat, beat_nar) in enumerate(beats):
+            modes_here = p.lane_modes(lane)
+            # In the baseline every format has an accumulator of its own for this lane; shared: one.
+            groups = [modes_here] if p.shared else [[fi] for fi in modes_here]
+            res_accs = []
+            for group in groups:
+                gname = f"{lane}" if p.shared else f"{fmts[group[0]].name}_{lane}"
+                width = max(p.acc_bits(fi) for fi in group)
+                a_acc = Signal(signed(width), name=f"a_acc_{gname}")
+                a_nar = Signal(name=f"a_nar_{gname}")
+                a_ovf = Signal(name=f"a_ovf_{gname}")
+                a_sum = Signal(signed(width + 1), name=f"a_sum_{gname}")
+                in_group = Const(0, 1)
+                for fi in group:
+                    in_group = in_group | a_is[fi]
+                m.d.comb += a_sum.eq(a_acc + Mux(in_group, beat, 0))
+                # saturate at the beat's mode's width
+                a_fits = Signal(name=f"a_fits_{gname}")
+                fits = Const(0, 1)
+                for fi in group:
+                    wb = p.acc_bits(fi)
+                    top = a_sum[wb - 1:]
+                    fits = fits | (a_is[fi] & (~top.any() | top.all()))
+                m.d.comb += a_fits.eq(fits | ~in_group)
+                a_new = Signal(signed(width), name=f"a_new_{gname}")
+                sat = []
+                for fi in group:
+                    wb = p.acc_bits(fi)
+                    sat.append((a_is[fi] & a_sum[width], Const(-(1 << (wb - 1)), signed(width))))
+                    sat.append((a_is[fi] & ~a_sum[width], Const((1 << (wb - 1)) - 1, signed(width))))
+                sat_val = _sel(m, f"a_sat_{gname}", signed(width), sat)
+                m.d.comb += a_new.eq(Mux(a_fits, a_sum[:width], sat_val))
+                new_nar = a_nar | (beat_nar & in_group)
+                new_ovf = a_ovf | ~a_fits
+                r_acc = Signal(signed(width), name=f"r_acc_{gname}")
+                r_nar = Signal(name=f"r_nar_{gname}")
+                r_ovf = Signal(name=f"r_ovf_{gname}")
+                with m.If(take):
+                    with m.If(last):
+                        m.d.sync += [r_acc.eq(a_new), r_nar.eq(new_nar), r_ovf.eq(new_ovf),
+                                     a_acc.eq(0), a_nar.eq(0), a_ovf.eq(0)]
+                    with m.Else():
+                        m.d.sync += [a_acc.eq(a_new), a_nar.eq(new_nar), a_ovf.eq(new_ovf)]
+                res_accs.append((group, r_acc, r_nar, r_ovf))
+                self._readout(m, lane, group, r_acc, r_nar, r_is, codes, gname)
+
+            # raw result fields of this lane, from the group of the result's mode
+            acc_max = len(self.o.payload.acc[lane])
+            m.d.comb += [
+                self.o.payload.acc[lane].eq(
+                    _sel(m, f"r_accsel_{lane}", signed(acc_max),
+                         [(r_is[fi], r_acc) for group, r_acc, _, _ in res_accs for fi in group])),
+                self.o.payload.nar[lane].eq(
+                    _sel(m, f"r_narsel_{lane}", 1, [(r_is[fi], r_nar) for group, _, r_nar, _ in res_accs
+                                                    for fi in group])),
+                self.o.payload.overflow[lane].eq(
+                    _sel(m, f"r_ovfsel_{lane}", 1, [(r_is[fi], r_ovf) for group, _, _, r_ovf in res_accs
+                                                    for fi in group])),
+            ]
+
+        word_choices = []
+        for fi, f in enumerate(fmts):
+            used = 1 if p.dot else p.lanes(fi)
+            word_choices.append((r_is[fi], Cat(*[codes[(fi, lane)] for lane in range(used)])))
+        m.d.comb += [
+            self.o.payload.word.eq(_sel(m, "r_word", p.word_bits, word_choices)),
+            self.o.payload.mode.eq(res_mode),
+        ]
+
+    def _readout(self, m, lane, group, r_acc, r_nar, r_is, codes, gname):
+        """Leading-one normaliser on the raw accumulator, then one encoder per format of ``group``."""
+        p = self._p
+        fmts = p.formats
+        width = len(r_acc)
+        r_neg = Signal(name=f"r_neg_{gname}")
+        r_mag = Signal(width, name=f"r_mag_{gname}")
+        m.d.comb += [r_neg.eq(r_acc[width - 1]), r_mag.eq(Mux(r_neg, -r_acc, r_acc))]
+        top = _priority_msb(m, r_mag, f"r_top_{gname}")
+        r_norm = Signal(width, name=f"r_norm_{gname}")
+        m.d.comb += r_norm.eq((r_mag << (width - 1 - top).as_unsigned())[:width])
+        frac_in = min(max(fmts[fi].frac_bits for fi in group) + 2, width - 1)
+        r_sig = r_norm[width - 1 - frac_in:]
+        r_sticky = Signal(name=f"r_sticky_{gname}")
+        m.d.comb += r_sticky.eq(r_norm[: width - 1 - frac_in].any() if width - 1 - frac_in > 0 else 0)
+        lo = min(2 * fmts[fi].lsb_exp for fi in group)
+        hi = width - 1 + max(2 * fmts[fi].lsb_exp for fi in group)
+        sbits = max(max(abs(lo), abs(hi)).bit_length() + 1, max(fmts[fi].scale_bits for fi in group))
+        for fi in group:
+            f = fmts[fi]
+            enc = Encoder(f, frac_in=frac_in, scale_bits=sbits)
+            m.submodules[f"r_enc_{f.name}_{lane}"] = enc
+            m.d.comb += [
+                enc.sign.eq(r_neg),
+                enc.zero.eq(~r_mag.any()),
+                enc.nar.eq(r_nar),
+                enc.scale.eq(top + 2 * f.lsb_exp),
+                enc.sig.eq(r_sig),
+                enc.sticky.eq(r_sticky),
+            ]
+            codes[(fi, lane)] = enc.code

@@ -1,0 +1,278 @@
+"""Beat-level model of the SIMD mixed-precision MAC engine (:class:`npegen.hw.simd_mac.SimdMac`).
+
+Each input beat carries two operand words of ``word_bits``, a mode index into
+:attr:`SimdMacParams.modes` and a ``last`` flag. In mode ``f`` a word holds
+``word_bits // f.nbits`` lanes, lane 0 in the least significant bits. Every lane
+product is exact; it is added, as a fixed-point integer with LSB ``2**(2 *
+f.lsb_exp)``, into that lane's accumulator (with ``dot=True`` the lane products of a
+beat are summed into one accumulator). A beat with ``last`` ends the dot product:
+the engine emits one result and the next beat starts from zero.
+
+A result holds, per lane: the raw accumulator (two's complement integer), the
+accumulator rounded to the mode's own format (exactly ``Format.dot`` of that
+lane's operands, i.e. the SoftPosit quire result for posits), a NaR flag (any NaR
+operand makes the lane NaR, as a quire does) and a sticky overflow flag.
+
+Overflow: in mode ``f`` an accumulator holds :meth:`SimdMacParams.acc_bits` bits -
+the format's exact product width plus ``acc_guard`` bits (``2**acc_guard``
+worst-case products fit) plus a sign. A beat whose exact sum does not fit
+saturates the accumulator to its most positive / negative value and sets the
+lane's overflow flag until the end of the dot product. (A register shared by
+several modes is as wide as the widest; it still saturates at the beat's mode's
+width, so the shared and the per-format engines agree bit for bit.)
+
+A dot product uses one mode: the mode of its ``last`` beat decides how the
+accumulators are read out. (The hardware does not stop a mode change inside a dot
+product; the integers simply add up at each beat's own scaling.)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from ._checks import check_int
+from .formats import FP4E2M1, Format, Int, Posit, parse
+
+__all__ = ["SimdMacParams", "SimdMacResult", "ref_simd_mac", "round_fixed_int", "DEFAULT_MODES"]
+
+#: XR-NPE's four formats.
+DEFAULT_MODES = ("fp4_e2m1", "posit4_1", "posit8_0", "posit16_1")
+
+
+@dataclass(frozen=True)
+class SimdMacParams:
+    """One design point of the SIMD MAC engine, validated at construction.
+
+    Parameters
+    ----------
+    modes : sequence of str
+        Format specs (see :func:`npegen.models.formats.parse`), one per mode; the mode input is an index
+        into this tuple. Each format must tile the word: ``word_bits % nbits == 0``.
+    word_bits : int
+        Operand word width, 4 to 64.
+    stages : int
+        Pipeline depth = latency in cycles from an accepted ``last`` beat to its result, 1 to 8.
+    acc_guard : int
+        Guard bits of every accumulator, 0 to 24: ``2**acc_guard`` worst-case products (beats, with
+        ``dot``: beats times lanes) never overflow.
+    dot : bool
+        Sum the lanes of a beat into one accumulator (one result lane).
+    shared : bool
+        Generator choice: one shared datapath (True) or separate per-format MACs (the area baseline).
+        Results are identical.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A parameter is of the wrong type or out of range; the message names it.
+    """
+
+    modes: tuple[str, ...] = DEFAULT_MODES
+    word_bits: int = 16
+    stages: int = 2
+    acc_guard: int = 8
+    dot: bool = False
+    shared: bool = True
+
+    def __post_init__(self) -> None:
+        modes = self.modes
+        if isinstance(modes, str) or not isinstance(modes, Sequence):
+            raise TypeError(f"modes must be a sequence of format names, not {modes!r}")
+        modes = tuple(modes)
+        if not 1 <= len(modes) <= 8:
+            raise ValueError(f"modes must name 1 to 8 formats, not {len(modes)}: {modes!r}")
+        if len(set(modes)) != len(modes):
+            raise ValueError(f"modes must not repeat a format: {modes!r}")
+        word_bits = check_int("word_bits", self.word_bits, 4, 64)
+        for m in modes:
+            f = parse(m)  # raises for unknown formats
+            if not isinstance(f, (Posit, FP4E2M1, Int)):  # pragma: no cover - parse returns only these
+                raise ValueError(f"mode {m!r} is not a supported format")
+            if word_bits % f.nbits:
+                raise ValueError(f"mode {m!r} ({f.nbits}-bit lanes) does not tile a {word_bits}-bit word")
+        object.__setattr__(self, "modes", modes)
+        object.__setattr__(self, "word_bits", word_bits)
+        object.__setattr__(self, "stages", check_int("stages", self.stages, 1, 8))
+        object.__setattr__(self, "acc_guard", check_int("acc_guard", self.acc_guard, 0, 24))
+        for name in ("dot", "shared"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
+
+    # -- derived ------------------------------------------------------------------------------------------
+
+    @cached_property
+    def formats(self) -> tuple[Format, ...]:
+        return tuple(parse(m) for m in self.modes)
+
+    def lanes(self, mode: int) -> int:
+        """Lanes of mode ``mode`` (an index)."""
+        return self.word_bits // self.formats[mode].nbits
+
+    @property
+    def max_lanes(self) -> int:
+        return max(self.lanes(i) for i in range(len(self.modes)))
+
+    @property
+    def out_lanes(self) -> int:
+        """Result lanes: 1 with ``dot``, else :attr:`max_lanes`."""
+        return 1 if self.dot else self.max_lanes
+
+    def lane_modes(self, lane: int) -> list[int]:
+        """Modes (indices) that use result lane ``lane``."""
+        return [i for i in range(len(self.modes)) if lane < (1 if self.dot else self.lanes(i))]
+
+    def acc_bits(self, mode: int) -> int:
+        """Two's complement width at which mode ``mode`` saturates: the format's exact product width, the
+        guard bits, ``ceil(log2(lanes))`` more with ``dot``, and a sign bit."""
+        f = self.formats[mode]
+        extra = (self.lanes(mode) - 1).bit_length() if self.dot else 0
+        return f.exact_product_bits + self.acc_guard + extra + 1
+
+    def acc_width(self, lane: int) -> int:
+        """Register width of result lane ``lane``'s accumulator (the widest mode that uses the lane)."""
+        return max(self.acc_bits(i) for i in self.lane_modes(lane))
+
+    @property
+    def mode_bits(self) -> int:
+        return max(1, (len(self.modes) - 1).bit_length())
+
+    @property
+    def latency(self) -> int:
+        return self.stages
+
+    @property
+    def tag(self) -> str:
+        short = {"fp4_e2m1": "fp4", "posit4_1": "p4", "posit8_0": "p8", "posit16_1": "p16"}
+        modes = "-".join(short.get(m, m) for m in self.modes)
+        kind = "shared" if self.shared else "baseline"
+        return f"{modes}_w{self.word_bits}_s{self.stages}_g{self.acc_guard}{'_dot' if self.dot else ''}_{kind}"
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            "PARAM_MODES": ",".join(self.modes),
+            "PARAM_WORD_BITS": str(self.word_bits),
+            "PARAM_STAGES": str(self.stages),
+            "PARAM_ACC_GUARD": str(self.acc_guard),
+            "PARAM_DOT": str(int(self.dot)),
+            "PARAM_SHARED": str(int(self.shared)),
+        }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SimdMacParams:
+        env = os.environ if env is None else env
+        return cls(modes=tuple(env["PARAM_MODES"].split(",")), word_bits=int(env["PARAM_WORD_BITS"]),
+                   stages=int(env["PARAM_STAGES"]), acc_guard=int(env["PARAM_ACC_GUARD"]),
+                   dot=env["PARAM_DOT"] == "1", shared=env["PARAM_SHARED"] == "1")
+
+
+@dataclass(frozen=True)
+class SimdMacResult:
+    """One emitted result: per result lane ``acc`` (raw integers), ``code`` (rounded), ``nar``, ``overflow``;
+    plus the mode and the packed code word."""
+
+    mode: int
+    acc: tuple[int, ...]
+    code: tuple[int, ...]
+    nar: tuple[bool, ...]
+    overflow: tuple[bool, ...]
+    word: int
+
+
+def round_fixed_int(fmt: Format, value: int, lsb_exp: int) -> int:
+    """Code of ``value * 2**lsb_exp`` (a Python integer of any size), correctly rounded (+0 for zero)."""
+    if value == 0:
+        return 0
+    mag = abs(value)
+    bl = mag.bit_length()
+    keep = fmt.frac_bits + 2
+    if bl > keep + 1:
+        sig = mag >> (bl - keep - 1)
+        sticky = mag & ((1 << (bl - keep - 1)) - 1) != 0
+    else:
+        sig = mag << (keep + 1 - bl)
+        sticky = False
+    return int(fmt.encode_fields(value < 0, lsb_exp + bl - 1, sig, frac_in=keep, sticky=sticky))
+
+
+def ref_simd_mac(p: SimdMacParams, a, b, mode, last) -> list[SimdMacResult]:
+    """Results of a beat sequence (arrays of one length: operand words, mode indices, last flags)."""
+    a = [int(x) for x in np.asarray(a).tolist()]
+    b = [int(x) for x in np.asarray(b).tolist()]
+    mode = [int(x) for x in np.asarray(mode).tolist()]
+    last = [bool(x) for x in np.asarray(last).tolist()]
+    if not len(a) == len(b) == len(mode) == len(last):
+        raise ValueError(f"a, b, mode, last must have one length, not {len(a)}, {len(b)}, {len(mode)}, {len(last)}")
+    nmodes = len(p.modes)
+    bad = [m for m in mode if not 0 <= m < nmodes]
+    if bad:
+        raise ValueError(f"mode indices must be in [0, {nmodes - 1}], got {bad[0]}")
+    wmask = (1 << p.word_bits) - 1
+    if any(not 0 <= x <= wmask for x in a + b):
+        raise ValueError(f"operand words must be {p.word_bits}-bit unsigned")
+
+    # Per-beat lane products as exact integers (vectorised over beats per mode).
+    nb = len(a)
+    lanes_max = p.max_lanes
+    prods = [[0] * lanes_max for _ in range(nb)]
+    nars = [[False] * lanes_max for _ in range(nb)]
+    aa, bb, mm = np.array(a, dtype=np.uint64), np.array(b, dtype=np.uint64), np.array(mode)
+    for i, f in enumerate(p.formats):
+        rows = np.flatnonzero(mm == i)
+        if rows.size == 0:
+            continue
+        n = f.nbits
+        for lane in range(p.lanes(i)):
+            ca = (aa[rows] >> np.uint64(lane * n)) & np.uint64((1 << n) - 1)
+            cb = (bb[rows] >> np.uint64(lane * n)) & np.uint64((1 << n) - 1)
+            da, db = f.decompose(ca), f.decompose(cb)
+            shift = (da.scale + db.scale - 2 * f.scale_min).tolist()
+            for r, sa, sb, sga, sgb, nr, s in zip(rows.tolist(), da.sig.tolist(), db.sig.tolist(),
+                                                 da.sign.tolist(), db.sign.tolist(),
+                                                 (da.nar | db.nar).tolist(), shift, strict=True):
+                v = ((sa * sb) << s) >> (2 * f.frac_bits)
+                prods[r][lane] = -v if sga ^ sgb else v
+                nars[r][lane] = nr
+
+    out_lanes = p.out_lanes
+    lo = [-(1 << (p.acc_bits(i) - 1)) for i in range(nmodes)]
+    hi = [(1 << (p.acc_bits(i) - 1)) - 1 for i in range(nmodes)]
+    acc = [0] * out_lanes
+    ovf = [False] * out_lanes
+    nar = [False] * out_lanes
+    results = []
+    for t in range(nb):
+        if p.dot:
+            beat = [sum(prods[t][: p.lanes(mode[t])])]
+            beat_nar = [any(nars[t][: p.lanes(mode[t])])]
+        else:
+            beat, beat_nar = prods[t][:out_lanes], nars[t][:out_lanes]
+        for lane in range(out_lanes):
+            s = acc[lane] + beat[lane]
+            if s > hi[mode[t]]:
+                s, ovf[lane] = hi[mode[t]], True
+            elif s < lo[mode[t]]:
+                s, ovf[lane] = lo[mode[t]], True
+            acc[lane] = s
+            nar[lane] = nar[lane] or beat_nar[lane]
+        if last[t]:
+            f = p.formats[mode[t]]
+            used = 1 if p.dot else p.lanes(mode[t])
+            codes = []
+            for lane in range(out_lanes):
+                if lane >= used:
+                    codes.append(0)
+                elif nar[lane]:
+                    codes.append(1 << (f.nbits - 1))
+                else:
+                    codes.append(round_fixed_int(f, acc[lane], 2 * f.lsb_exp))
+            word = sum(c << (lane * f.nbits) for lane, c in enumerate(codes))
+            results.append(SimdMacResult(mode[t], tuple(acc), tuple(codes), tuple(nar), tuple(ovf), word))
+            acc = [0] * out_lanes
+            ovf = [False] * out_lanes
+            nar = [False] * out_lanes
+    return results

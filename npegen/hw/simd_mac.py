@@ -29,6 +29,12 @@ def _sel(m: Module, name: str, shape, choices: list[tuple[object, object]]):
     return out
 
 
+def _equals(sig, value: int):
+    """``sig == value``; for 0 written as a NOR (Yosys prints ``x == 0`` as ``!x``, which Verilator's
+    WIDTHTRUNC lint rejects on vectors)."""
+    return ~sig.any() if value == 0 else sig == value
+
+
 def _priority_msb(m: Module, x, name: str):
     idx = Signal(range(max(len(x), 2)), name=name)
     for i in range(len(x)):
@@ -137,7 +143,7 @@ class SimdMac(wiring.Component):
 
         x_is = [Signal(name=f"x_is_{fi}") for fi in range(nm)]
         for fi in range(nm):
-            m.d.comb += x_is[fi].eq(pay.mode == fi)
+            m.d.comb += x_is[fi].eq(_equals(pay.mode, fi))
 
         # Decoders: one per format and lane, inputs held at zero outside their mode.
         dec = {}
@@ -298,11 +304,11 @@ class SimdMac(wiring.Component):
         fmts = p.formats
         a_is = [Signal(name=f"a_is_{fi}") for fi in range(nm)]
         for fi in range(nm):
-            m.d.comb += a_is[fi].eq(mode == fi)
+            m.d.comb += a_is[fi].eq(_equals(mode, fi))
         res_mode = Signal(p.mode_bits)
         r_is = [Signal(name=f"r_is_{fi}") for fi in range(nm)]
         for fi in range(nm):
-            m.d.comb += r_is[fi].eq(res_mode == fi)
+            m.d.comb += r_is[fi].eq(_equals(res_mode, fi))
 
         take = Signal()
         m.d.comb += take.eq(advance & valid)

@@ -20,7 +20,7 @@ from amaranth.utils import ceil_log2
 from ..models._checks import check_int
 from ..models.formats import FP4E2M1, Format, Int, Posit
 
-__all__ = ["Decoder", "Encoder"]
+__all__ = ["Decoder", "Encoder", "priority_msb"]
 
 
 def _check_format(fmt) -> Format:
@@ -29,13 +29,27 @@ def _check_format(fmt) -> Format:
     return fmt
 
 
-def _priority_msb(m: Module, x, name: str):
-    """Index of the highest set bit of ``x`` (0 when ``x`` is 0) as a combinational signal."""
+def priority_msb(m: Module, x, name: str):
+    """Index of the highest set bit of ``x`` (0 when ``x`` is 0) as a combinational signal.
+
+    Written as a chain of ``Mux`` (continuous assignments in the emitted Verilog, not an ``always @*``
+    process): Icarus runs a process only when an input changes, so a process whose inputs keep their
+    initial values would leave its output X.
+    """
     idx = Signal(range(max(len(x), 2)), name=name)
-    for i in range(len(x)):
-        with m.If(x[i]):
-            m.d.comb += idx.eq(i)  # later (higher) bits take priority
+    m.d.comb += idx.eq(_msb_tree(x, len(idx)))
     return idx
+
+
+def _msb_tree(x, width: int):
+    """Balanced priority encoder: log-depth ``Mux`` tree (a linear chain nests too deep for the Amaranth
+    simulator's generated Python on wide inputs)."""
+    n = len(x)
+    if n == 1:
+        return Const(0, width)
+    half = 1 << ((n - 1).bit_length() - 1)  # largest power of two below n
+    hi, lo = x[half:], x[:half]
+    return Mux(hi.any(), _msb_tree(hi, width) + half, _msb_tree(lo, width))[:width]
 
 
 def _shr_sticky(m: Module, value, amount, limit: int, prefix: str):
@@ -134,7 +148,7 @@ class Decoder(wiring.Component):
         d_r0 = Signal()
         d_run = Signal(n - 1)
         m.d.comb += [d_r0.eq(body[n - 2]), d_run.eq(Mux(d_r0, ~body, body))]
-        top = _priority_msb(m, d_run, "d_run_msb")
+        top = priority_msb(m, d_run, "d_run_msb")
         d_m = Signal(range(n))  # regime run length
         m.d.comb += d_m.eq(Mux(d_run.any(), n - 2 - top, n - 1))
         d_k = Signal(signed(ceil_log2(n) + 2))
@@ -170,7 +184,7 @@ class Decoder(wiring.Component):
             d_zero.eq(~code.any()),
             d_mag.eq(Mux(code[n - 1], (-code)[:n], code)),
         ]
-        top = _priority_msb(m, d_mag, "d_mag_msb")
+        top = priority_msb(m, d_mag, "d_mag_msb")
         m.d.comb += [
             d_scale.eq(top),
             d_sig.eq((d_mag << (n - 1 - top).as_unsigned())[:n]),
@@ -265,13 +279,9 @@ class Encoder(wiring.Component):
             zero_code = Const(0, n)
         e_code = Signal(n)
         m.d.comb += e_code.eq(signed_code)
+        # Mux expressions rather than If/Else: see priority_msb on why combinational processes are avoided.
         nar = self.nar if isinstance(f, Posit) else Const(0, 1)
-        with m.If(nar):
-            m.d.comb += self.code.eq(1 << (n - 1))
-        with m.Elif(self.zero):
-            m.d.comb += self.code.eq(zero_code)
-        with m.Else():
-            m.d.comb += self.code.eq(e_code)
+        m.d.comb += self.code.eq(Mux(nar, 1 << (n - 1), Mux(self.zero, zero_code, e_code)))
         return m
 
     def _posit(self, m, f: Posit, e_mag):
@@ -306,12 +316,7 @@ class Encoder(wiring.Component):
         m.d.comb += e_sticky.eq(e_shifted[: width - n].any() | self.sticky)
         e_round = Signal(n)
         m.d.comb += e_round.eq(pattern[1:] + (pattern[0] & (e_sticky | pattern[1])))
-        with m.If(e_sat_hi):
-            m.d.comb += e_mag.eq((1 << (n - 1)) - 1)
-        with m.Elif(e_sat_lo):
-            m.d.comb += e_mag.eq(1)
-        with m.Else():
-            m.d.comb += e_mag.eq(e_round)
+        m.d.comb += e_mag.eq(Mux(e_sat_hi, (1 << (n - 1)) - 1, Mux(e_sat_lo, 1, e_round)))
 
     def _fp4(self, m, e_mag):
         fi = self._frac_in

@@ -7,12 +7,12 @@ per-lane accumulation, one rounded result per ``last`` beat); the design point b
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..models.simd_mac import DEFAULT_MODES, SimdMacParams
-from .formats import Decoder, Encoder
+from .formats import Decoder, Encoder, priority_msb
 
 __all__ = ["SimdMac"]
 
@@ -33,14 +33,6 @@ def _equals(sig, value: int):
     """``sig == value``; for 0 written as a NOR (Yosys prints ``x == 0`` as ``!x``, which Verilator's
     WIDTHTRUNC lint rejects on vectors)."""
     return ~sig.any() if value == 0 else sig == value
-
-
-def _priority_msb(m: Module, x, name: str):
-    idx = Signal(range(max(len(x), 2)), name=name)
-    for i in range(len(x)):
-        with m.If(x[i]):
-            m.d.comb += idx.eq(i)
-    return idx
 
 
 class SimdMac(wiring.Component):
@@ -379,7 +371,7 @@ class SimdMac(wiring.Component):
             ]
 
         word_choices = []
-        for fi, f in enumerate(fmts):
+        for fi in range(len(fmts)):
             used = 1 if p.dot else p.lanes(fi)
             word_choices.append((r_is[fi], Cat(*[codes[(fi, lane)] for lane in range(used)])))
         m.d.comb += [
@@ -395,7 +387,7 @@ class SimdMac(wiring.Component):
         r_neg = Signal(name=f"r_neg_{gname}")
         r_mag = Signal(width, name=f"r_mag_{gname}")
         m.d.comb += [r_neg.eq(r_acc[width - 1]), r_mag.eq(Mux(r_neg, -r_acc, r_acc))]
-        top = _priority_msb(m, r_mag, f"r_top_{gname}")
+        top = priority_msb(m, r_mag, f"r_top_{gname}")
         r_norm = Signal(width, name=f"r_norm_{gname}")
         m.d.comb += r_norm.eq((r_mag << (width - 1 - top).as_unsigned())[:width])
         frac_in = min(max(fmts[fi].frac_bits for fi in group) + 2, width - 1)

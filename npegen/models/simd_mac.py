@@ -183,6 +183,26 @@ class SimdMacResult:
     word: int
 
 
+def _round_many(fmt: Format, values: list[int], lsb_exp: int) -> list[int]:
+    """:func:`round_fixed_int` over many Python integers with one vectorised encode."""
+    keep = fmt.frac_bits + 2
+    sign, scale, sig, sticky, zero = [], [], [], [], []
+    for v in values:
+        mag = abs(v)
+        bl = mag.bit_length()
+        if bl > keep + 1:
+            sig.append(mag >> (bl - keep - 1))
+            sticky.append(mag & ((1 << (bl - keep - 1)) - 1) != 0)
+        else:
+            sig.append(mag << (keep + 1 - bl) if bl else 1 << keep)
+            sticky.append(False)
+        sign.append(v < 0)
+        scale.append(lsb_exp + bl - 1 if bl else 0)
+        zero.append(v == 0)
+    out = fmt.encode_fields(sign, scale, sig, frac_in=keep, sticky=sticky, zero=zero)
+    return [0 if z else int(c) for c, z in zip(out.tolist(), zero, strict=True)]
+
+
 def round_fixed_int(fmt: Format, value: int, lsb_exp: int) -> int:
     """Code of ``value * 2**lsb_exp`` (a Python integer of any size), correctly rounded (+0 for zero)."""
     if value == 0:
@@ -244,6 +264,7 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last) -> list[SimdMacResult]:
     acc = [0] * out_lanes
     ovf = [False] * out_lanes
     nar = [False] * out_lanes
+    pending = []
     results = []
     for t in range(nb):
         if p.dot:
@@ -260,19 +281,24 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last) -> list[SimdMacResult]:
             acc[lane] = s
             nar[lane] = nar[lane] or beat_nar[lane]
         if last[t]:
-            f = p.formats[mode[t]]
-            used = 1 if p.dot else p.lanes(mode[t])
-            codes = []
-            for lane in range(out_lanes):
-                if lane >= used:
-                    codes.append(0)
-                elif nar[lane]:
-                    codes.append(1 << (f.nbits - 1))
-                else:
-                    codes.append(round_fixed_int(f, acc[lane], 2 * f.lsb_exp))
-            word = sum(c << (lane * f.nbits) for lane, c in enumerate(codes))
-            results.append(SimdMacResult(mode[t], tuple(acc), tuple(codes), tuple(nar), tuple(ovf), word))
+            pending.append((mode[t], tuple(acc), tuple(nar), tuple(ovf)))
             acc = [0] * out_lanes
             ovf = [False] * out_lanes
             nar = [False] * out_lanes
+
+    # Read-out: round every result lane to its mode's format, one vectorised call per format.
+    codes = [[0] * out_lanes for _ in pending]
+    for mi, f in enumerate(p.formats):
+        used = 1 if p.dot else p.lanes(mi)
+        idx = [(r, lane) for r, res in enumerate(pending) if res[0] == mi for lane in range(used)]
+        if not idx:
+            continue
+        values = [pending[r][1][lane] for r, lane in idx]
+        got = _round_many(f, values, 2 * f.lsb_exp)
+        for (r, lane), c in zip(idx, got, strict=True):
+            codes[r][lane] = (1 << (f.nbits - 1)) if pending[r][2][lane] else c
+    for (mi, acc_t, nar_t, ovf_t), cs in zip(pending, codes, strict=True):
+        n = p.formats[mi].nbits
+        word = sum(c << (lane * n) for lane, c in enumerate(cs))
+        results.append(SimdMacResult(mi, acc_t, tuple(cs), nar_t, ovf_t, word))
     return results

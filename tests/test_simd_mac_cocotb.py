@@ -3,8 +3,9 @@
 
 The default design point runs every test (exhaustive FP4 / Posit(4,1) / Posit(8,0) lanes, 100,000
 random Posit(16,1) pairs plus corners, mixed-mode dot products with back-pressure, overflow, latency);
-the baseline, dot and other pipeline depths run the quick tests. ``-m slow`` runs the sweeps on every
-design point and on Verilator.
+the baseline, dot and other pipeline depths run the quick tests; the default design point also runs
+every test on Verilator (about 30 s with its C++ build). ``-m slow`` runs the sweeps on the other
+design points.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ def test_engine_variants_full(p, sim, seed):
     verify_simd_mac(p, sim=sim, seed=seed)
 
 
-@pytest.mark.slow
 @pytest.mark.verilator
 def test_default_engine_on_verilator(seed):
     res = verify_simd_mac(SimdMacParams(), sim="verilator", seed=seed)

@@ -133,9 +133,13 @@ def test_demo_prints_its_table(tmp_path, seed):
     header = next(line for line in lines if "design point" in line and "transistors" in line)
     for col in ("verified", "cells", "transistors", "LUTs", "FFs"):
         assert col in header
-    rows = [line for line in lines if line.startswith("int-mac ")]
-    assert len(rows) == 4 and all("4 tests on icarus" in row for row in rows)
-    units = [line for line in lines if line.startswith(("decoder ", "encoder "))]
+    def rows(block):
+        return [line for line in lines if line.split()[:1] == [block]]
+
+    assert len(rows("int-mac")) == 4 and all("4 tests on icarus" in row for row in rows("int-mac"))
+    units = rows("decoder") + rows("encoder")
     assert len(units) == 8 and all("1 tests on icarus" in row for row in units)
+    assert len(rows("simd-mac")) == 2 and all("4 tests on icarus" in row for row in rows("simd-mac"))
+    assert any(line.startswith("SIMD MAC engine, shared / per-format baseline: cells 0.") for line in lines)
     assert (tmp_path / "demo" / "demo.csv").is_file() and (tmp_path / "demo" / "area.png").is_file()
     assert (tmp_path / "demo" / "w8_a24_wrap_s1" / "int_mac.v").is_file()

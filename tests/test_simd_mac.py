@@ -34,6 +34,8 @@ from npegen.sim.tb_simd_mac import mixed_dot_products
         (dict(word_bits=2), ValueError, r"word_bits must be an integer in \[4, 64\], not 2"),
         (dict(acc_guard=-1), ValueError, r"acc_guard must be an integer in \[0, 24\], not -1"),
         (dict(dot=1), TypeError, "dot must be a bool, not 1"),
+        (dict(out_format="fp4_e2m1"), ValueError, "out_format must be a posit format"),
+        (dict(out_format="posit9"), ValueError, "unknown format 'posit9'"),
     ],
     ids=lambda v: str(v)[:50],
 )
@@ -110,7 +112,7 @@ def test_model_rejects_bad_beats():
 # ---- RTL (Amaranth simulator) against the model ------------------------------------------------------------
 
 
-def rtl_simd_mac(p: SimdMacParams, a, b, mode, last, *, rng, p_idle=0.2, p_ready=0.7):
+def rtl_simd_mac(p: SimdMacParams, a, b, mode, last, clear, *, rng, p_idle=0.2, p_ready=0.7):
     dut = SimdMac.from_params(p)
     out, accepted = [], []
     n = len(a)
@@ -122,7 +124,8 @@ def rtl_simd_mac(p: SimdMacParams, a, b, mode, last, *, rng, p_idle=0.2, p_ready
                 ctx.set(dut.i.valid, 0)
                 await ctx.tick()
                 continue
-            ctx.set(dut.i.payload, {"a": int(a[t]), "b": int(b[t]), "mode": int(mode[t]), "last": int(last[t])})
+            ctx.set(dut.i.payload, {"a": int(a[t]), "b": int(b[t]), "mode": int(mode[t]), "last": int(last[t]),
+                                    "clear": int(clear[t])})
             ctx.set(dut.i.valid, 1)
             await ctx.tick().until(dut.i.ready)
             accepted.append(t)
@@ -162,16 +165,39 @@ def _as_tuples(results):
         SimdMacParams(stages=4, acc_guard=2, shared=False),
         SimdMacParams(modes=("posit8_0", "int8", "fp4_e2m1"), acc_guard=4),
         SimdMacParams(modes=("posit8_2", "posit16_2"), word_bits=32, acc_guard=3),
+        SimdMacParams(out_format="posit16_1", acc_guard=2),
+        SimdMacParams(out_format="posit8_0", dot=True, shared=False, acc_guard=2),
+        SimdMacParams(modes=("fp4_e2m1",), out_format="posit16_1", acc_guard=0),
     ],
     ids=lambda p: p.tag,
 )
 def test_rtl_matches_model(p, seed):
     rng = np.random.default_rng(seed)
     a, b, mode, last = mixed_dot_products(p, rng, 12, max_len=40)
-    got = rtl_simd_mac(p, a, b, mode, last, rng=rng)
-    assert got == _as_tuples(ref_simd_mac(p, a, b, mode, last))
+    clear = rng.random(a.size) < 0.03
+    got = rtl_simd_mac(p, a, b, mode, last, clear, rng=rng)
+    assert got == _as_tuples(ref_simd_mac(p, a, b, mode, last, clear))
 
 
 @pytest.mark.parametrize("p", [SimdMacParams(), SimdMacParams(shared=False), SimdMacParams(dot=True)], ids=str)
 def test_verilator_lint_clean(p, tmp_path):
     lint_verilog(write_verilog(SimdMac.from_params(p), tmp_path / "simd_mac.v", name="simd_mac"), top="simd_mac")
+
+
+def test_clear_drops_the_dot_product_in_progress():
+    p = SimdMacParams(modes=("posit8_0",))
+    f = F.get("posit8_0")
+    one, two = int(f.encode(1.0)), int(f.encode(2.0))
+    a = [one, one, two]
+    r = ref_simd_mac(p, a, a, [0, 0, 0], [False, False, True], [False, True, False])
+    assert len(r) == 1 and r[0].code[0] == int(f.encode(1.0 + 4.0))  # the first beat was dropped
+
+
+def test_out_format_rounds_to_the_chosen_posit(seed):
+    p = SimdMacParams(modes=("fp4_e2m1",), out_format="posit16_1")
+    f, out = F.get("fp4_e2m1"), F.get("posit16_1")
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 16, 50), rng.integers(0, 16, 50)
+    r = ref_simd_mac(p, a, b, np.zeros(50, int), np.r_[np.zeros(49, bool), True])[0]
+    exact = float(np.sum(f.decode(a) * f.decode(b)))
+    assert r.code[0] == int(out.encode(exact)) and r.code[1:] == (0, 0, 0)

@@ -51,6 +51,9 @@ class SimdMac(wiring.Component):
         Accumulator guard bits: ``2**acc_guard`` worst-case products never overflow.
     dot : bool
         Sum the lanes of every beat into one accumulator (one result lane).
+    out_format : str or None
+        Round results to this posit format instead of each mode's own (see
+        :class:`~npegen.models.simd_mac.SimdMacParams`).
     shared : bool
         True: the shared datapath (below). False: the area baseline, separate single-format MACs (own
         multiplier, scale adder, aligner, accumulator and read-out per format and lane) behind the same
@@ -58,12 +61,15 @@ class SimdMac(wiring.Component):
 
     Attributes
     ----------
-    i : In(stream.Signature(StructLayout({"a": word_bits, "b": word_bits, "mode": mode_bits, "last": 1})))
-        Operand beats. Lane ``l`` of a mode with ``n``-bit codes is ``a[l*n:(l+1)*n]``.
+    i : In(stream.Signature(StructLayout({"a", "b", "mode", "last", "clear"})))
+        Operand beats: words ``a``, ``b`` of ``word_bits`` (lane ``l`` of a mode with ``n``-bit codes is
+        ``a[l*n:(l+1)*n]``), ``mode`` index, ``last`` (emit the result after this beat) and ``clear``
+        (drop the dot product in progress; this beat starts a new one).
     o : Out(stream.Signature(StructLayout({"word", "acc", "nar", "overflow", "mode"})))
         One result per ``last`` beat: ``word`` the rounded codes packed like the operands (each lane's
-        accumulator in the mode's own format, exactly ``Format.dot``), ``acc`` the raw accumulators
-        (signed, LSB ``2**(2*lsb_exp)`` of the mode), ``nar`` / ``overflow`` per result lane.
+        accumulator in the mode's own format, exactly ``Format.dot``, or in ``out_format``), ``acc`` the
+        raw accumulators (signed, LSB ``2**(2*lsb_exp)`` of the mode), ``nar`` / ``overflow`` per result
+        lane.
 
     Notes
     -----
@@ -90,14 +96,15 @@ class SimdMac(wiring.Component):
     """
 
     def __init__(self, *, modes=DEFAULT_MODES, word_bits: int = 16, stages: int = 2, acc_guard: int = 8,
-                 dot: bool = False, shared: bool = True):
+                 dot: bool = False, shared: bool = True, out_format: str | None = None):
         self._p = SimdMacParams(modes=tuple(modes) if not isinstance(modes, str) else modes, word_bits=word_bits,
-                                stages=stages, acc_guard=acc_guard, dot=dot, shared=shared)
+                                stages=stages, acc_guard=acc_guard, dot=dot, shared=shared, out_format=out_format)
         p = self._p
         acc_max = max(p.acc_width(lane) for lane in range(p.out_lanes))
-        self._in_layout = data.StructLayout({"a": p.word_bits, "b": p.word_bits, "mode": p.mode_bits, "last": 1})
+        self._in_layout = data.StructLayout({"a": p.word_bits, "b": p.word_bits, "mode": p.mode_bits, "last": 1,
+                                             "clear": 1})
         self._out_layout = data.StructLayout({
-            "word": p.word_bits,
+            "word": p.out_word_bits,
             "acc": data.ArrayLayout(signed(acc_max), p.out_lanes),
             "nar": p.out_lanes,
             "overflow": p.out_lanes,
@@ -111,7 +118,7 @@ class SimdMac(wiring.Component):
     @classmethod
     def from_params(cls, p: SimdMacParams) -> SimdMac:
         return cls(modes=p.modes, word_bits=p.word_bits, stages=p.stages, acc_guard=p.acc_guard, dot=p.dot,
-                   shared=p.shared)
+                   shared=p.shared, out_format=p.out_format)
 
     @property
     def params(self) -> SimdMacParams:
@@ -181,24 +188,25 @@ class SimdMac(wiring.Component):
             beats.append((x_beat, x_nar))
 
         # Product pipeline: stages - 1 registers, moving only when the engine advances.
-        valid, last, mode = self.i.valid, pay.last, pay.mode
+        valid, last, mode, clear = self.i.valid, pay.last, pay.mode, pay.clear
         for k in range(1, p.stages):
             n_valid = Signal(name=f"p{k}_valid")
             n_last = Signal(name=f"p{k}_last")
+            n_clear = Signal(name=f"p{k}_clear")
             n_mode = Signal(p.mode_bits, name=f"p{k}_mode")
             nb = []
             with m.If(advance):
-                m.d.sync += [n_valid.eq(valid), n_last.eq(last), n_mode.eq(mode)]
+                m.d.sync += [n_valid.eq(valid), n_last.eq(last), n_mode.eq(mode), n_clear.eq(clear)]
                 for lane, (bv, bn) in enumerate(beats):
                     r = Signal(bv.shape(), name=f"p{k}_beat_{lane}")
                     rn = Signal(name=f"p{k}_nar_{lane}")
                     with m.If(valid):  # operand isolation of idle cycles
                         m.d.sync += [r.eq(bv), rn.eq(bn)]
                     nb.append((r, rn))
-            valid, last, mode = n_valid, n_last, n_mode
+            valid, last, mode, clear = n_valid, n_last, n_mode, n_clear
             beats = nb
 
-        self._accumulate(m, advance, valid, last, mode, beats)
+        self._accumulate(m, advance, valid, last, mode, clear, beats)
         return m
 
     # -- shared datapath ---------------------------------------------------------------------------------------
@@ -290,7 +298,7 @@ class SimdMac(wiring.Component):
 
     # -- accumulate and read out ----------------------------------------------------------------------------
 
-    def _accumulate(self, m, advance, valid, last, mode, beats):
+    def _accumulate(self, m, advance, valid, last, mode, clear, beats):
         p = self._p
         nm = len(p.modes)
         fmts = p.formats
@@ -325,7 +333,8 @@ class SimdMac(wiring.Component):
                 in_group = Const(0, 1)
                 for fi in group:
                     in_group = in_group | a_is[fi]
-                m.d.comb += a_sum.eq(a_acc + Mux(in_group, beat, 0))
+                a_base = Signal(signed(width), name=f"a_base_{gname}")  # a clear beat starts from zero
+                m.d.comb += [a_base.eq(Mux(clear, 0, a_acc)), a_sum.eq(a_base + Mux(in_group, beat, 0))]
                 # saturate at the beat's mode's width
                 a_fits = Signal(name=f"a_fits_{gname}")
                 fits = Const(0, 1)
@@ -342,8 +351,8 @@ class SimdMac(wiring.Component):
                     sat.append((a_is[fi] & ~a_sum[width], Const((1 << (wb - 1)) - 1, signed(width))))
                 sat_val = _sel(m, f"a_sat_{gname}", signed(width), sat)
                 m.d.comb += a_new.eq(Mux(a_fits, a_sum[:width], sat_val))
-                new_nar = a_nar | (beat_nar & in_group)
-                new_ovf = a_ovf | ~a_fits
+                new_nar = (a_nar & ~clear) | (beat_nar & in_group)
+                new_ovf = (a_ovf & ~clear) | ~a_fits
                 r_acc = Signal(signed(width), name=f"r_acc_{gname}")
                 r_nar = Signal(name=f"r_nar_{gname}")
                 r_ovf = Signal(name=f"r_ovf_{gname}")
@@ -375,7 +384,7 @@ class SimdMac(wiring.Component):
             used = 1 if p.dot else p.lanes(fi)
             word_choices.append((r_is[fi], Cat(*[codes[(fi, lane)] for lane in range(used)])))
         m.d.comb += [
-            self.o.payload.word.eq(_sel(m, "r_word", p.word_bits, word_choices)),
+            self.o.payload.word.eq(_sel(m, "r_word", p.out_word_bits, word_choices)),
             self.o.payload.mode.eq(res_mode),
         ]
 
@@ -390,23 +399,35 @@ class SimdMac(wiring.Component):
         top = priority_msb(m, r_mag, f"r_top_{gname}")
         r_norm = Signal(width, name=f"r_norm_{gname}")
         m.d.comb += r_norm.eq((r_mag << (width - 1 - top).as_unsigned())[:width])
-        frac_in = min(max(fmts[fi].frac_bits for fi in group) + 2, width - 1)
-        r_sig = r_norm[width - 1 - frac_in:]
         r_sticky = Signal(name=f"r_sticky_{gname}")
-        m.d.comb += r_sticky.eq(r_norm[: width - 1 - frac_in].any() if width - 1 - frac_in > 0 else 0)
         lo = min(2 * fmts[fi].lsb_exp for fi in group)
         hi = width - 1 + max(2 * fmts[fi].lsb_exp for fi in group)
-        sbits = max(max(abs(lo), abs(hi)).bit_length() + 1, max(fmts[fi].scale_bits for fi in group))
+        outs = {fi: p.out_fmt(fi) for fi in group}
+        frac_in = max(f.frac_bits for f in outs.values()) + 2
+        if width - 1 >= frac_in:
+            r_sig = r_norm[width - 1 - frac_in:]
+            m.d.comb += r_sticky.eq(r_norm[: width - 1 - frac_in].any() if width - 1 > frac_in else 0)
+        else:  # a narrow accumulator read out in a wider format: every bit fits
+            r_sig = Cat(Const(0, frac_in - (width - 1)), r_norm)
+            m.d.comb += r_sticky.eq(0)
+        sbits = max(max(abs(lo), abs(hi)).bit_length() + 1, max(f.scale_bits for f in outs.values()))
+        # the accumulator's LSB exponent depends on the mode; one scale per mode of the group
+        r_scale = _sel(m, f"r_scale_{gname}", signed(sbits),
+                       [(r_is[fi], top + 2 * fmts[fi].lsb_exp) for fi in group])
+        encoders = {}
         for fi in group:
-            f = fmts[fi]
-            enc = Encoder(f, frac_in=frac_in, scale_bits=sbits)
-            m.submodules[f"r_enc_{f.name}_{lane}"] = enc
-            m.d.comb += [
-                enc.sign.eq(r_neg),
-                enc.zero.eq(~r_mag.any()),
-                enc.nar.eq(r_nar),
-                enc.scale.eq(top + 2 * f.lsb_exp),
-                enc.sig.eq(r_sig),
-                enc.sticky.eq(r_sticky),
-            ]
-            codes[(fi, lane)] = enc.code
+            fo = outs[fi]
+            key = fo.name
+            if key not in encoders:  # with out_format one encoder serves every mode of the lane
+                enc = Encoder(fo, frac_in=frac_in, scale_bits=sbits)
+                m.submodules[f"r_enc_{fo.name}_{gname}"] = enc
+                m.d.comb += [
+                    enc.sign.eq(r_neg),
+                    enc.zero.eq(~r_mag.any()),
+                    enc.nar.eq(r_nar),
+                    enc.scale.eq(r_scale),
+                    enc.sig.eq(r_sig),
+                    enc.sticky.eq(r_sticky),
+                ]
+                encoders[key] = enc
+            codes[(fi, lane)] = encoders[key].code

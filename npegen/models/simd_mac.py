@@ -10,8 +10,10 @@ the engine emits one result and the next beat starts from zero.
 
 A result holds, per lane: the raw accumulator (two's complement integer), the
 accumulator rounded to the mode's own format (exactly ``Format.dot`` of that
-lane's operands, i.e. the SoftPosit quire result for posits), a NaR flag (any NaR
-operand makes the lane NaR, as a quire does) and a sticky overflow flag.
+lane's operands, i.e. the SoftPosit quire result for posits) or to ``out_format``,
+a NaR flag (any NaR operand makes the lane NaR, as a quire does) and a sticky
+overflow flag. A beat with ``clear`` drops the dot product in progress (nothing is
+emitted for it) and starts a new one with its own product.
 
 Overflow: in mode ``f`` an accumulator holds :meth:`SimdMacParams.acc_bits` bits -
 the format's exact product width plus ``acc_guard`` bits (``2**acc_guard``
@@ -62,6 +64,9 @@ class SimdMacParams:
         ``dot``: beats times lanes) never overflow.
     dot : bool
         Sum the lanes of a beat into one accumulator (one result lane).
+    out_format : str or None
+        Round every result to this posit format (e.g. ``"posit16_1"``, more precision for FP4 lanes) instead
+        of each mode's own format.
     shared : bool
         Generator choice: one shared datapath (True) or separate per-format MACs (the area baseline).
         Results are identical.
@@ -78,6 +83,7 @@ class SimdMacParams:
     acc_guard: int = 8
     dot: bool = False
     shared: bool = True
+    out_format: str | None = None
 
     def __post_init__(self) -> None:
         modes = self.modes
@@ -102,6 +108,9 @@ class SimdMacParams:
         for name in ("dot", "shared"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
+        if self.out_format is not None:
+            if not isinstance(parse(self.out_format), Posit):
+                raise ValueError(f"out_format must be a posit format (results may be NaR), not {self.out_format!r}")
 
     # -- derived ------------------------------------------------------------------------------------------
 
@@ -137,6 +146,17 @@ class SimdMacParams:
         """Register width of result lane ``lane``'s accumulator (the widest mode that uses the lane)."""
         return max(self.acc_bits(i) for i in self.lane_modes(lane))
 
+    def out_fmt(self, mode: int) -> Format:
+        """Format results of mode ``mode`` are rounded to."""
+        return parse(self.out_format) if self.out_format is not None else self.formats[mode]
+
+    @property
+    def out_word_bits(self) -> int:
+        """Width of the packed result codes: ``word_bits``, or the lanes times ``out_format``'s bits."""
+        if self.out_format is None:
+            return self.word_bits
+        return (1 if self.dot else self.max_lanes) * parse(self.out_format).nbits
+
     @property
     def mode_bits(self) -> int:
         return max(1, (len(self.modes) - 1).bit_length())
@@ -150,7 +170,9 @@ class SimdMacParams:
         short = {"fp4_e2m1": "fp4", "posit4_1": "p4", "posit8_0": "p8", "posit16_1": "p16"}
         modes = "-".join(short.get(m, m) for m in self.modes)
         kind = "shared" if self.shared else "baseline"
-        return f"{modes}_w{self.word_bits}_s{self.stages}_g{self.acc_guard}{'_dot' if self.dot else ''}_{kind}"
+        out = f"_o{short.get(self.out_format, self.out_format)}" if self.out_format else ""
+        return (f"{modes}_w{self.word_bits}_s{self.stages}_g{self.acc_guard}{'_dot' if self.dot else ''}{out}"
+                f"_{kind}")
 
     def to_env(self) -> dict[str, str]:
         return {
@@ -160,6 +182,7 @@ class SimdMacParams:
             "PARAM_ACC_GUARD": str(self.acc_guard),
             "PARAM_DOT": str(int(self.dot)),
             "PARAM_SHARED": str(int(self.shared)),
+            "PARAM_OUT_FORMAT": self.out_format or "",
         }
 
     @classmethod
@@ -167,7 +190,8 @@ class SimdMacParams:
         env = os.environ if env is None else env
         return cls(modes=tuple(env["PARAM_MODES"].split(",")), word_bits=int(env["PARAM_WORD_BITS"]),
                    stages=int(env["PARAM_STAGES"]), acc_guard=int(env["PARAM_ACC_GUARD"]),
-                   dot=env["PARAM_DOT"] == "1", shared=env["PARAM_SHARED"] == "1")
+                   dot=env["PARAM_DOT"] == "1", shared=env["PARAM_SHARED"] == "1",
+                   out_format=env.get("PARAM_OUT_FORMAT") or None)
 
 
 @dataclass(frozen=True)
@@ -219,13 +243,15 @@ def round_fixed_int(fmt: Format, value: int, lsb_exp: int) -> int:
     return int(fmt.encode_fields(value < 0, lsb_exp + bl - 1, sig, frac_in=keep, sticky=sticky))
 
 
-def ref_simd_mac(p: SimdMacParams, a, b, mode, last) -> list[SimdMacResult]:
-    """Results of a beat sequence (arrays of one length: operand words, mode indices, last flags)."""
+def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMacResult]:
+    """Results of a beat sequence (arrays of one length: operand words, mode indices, last flags, and
+    optional clear flags: a beat with ``clear`` drops the dot product in progress and starts anew)."""
     a = [int(x) for x in np.asarray(a).tolist()]
     b = [int(x) for x in np.asarray(b).tolist()]
     mode = [int(x) for x in np.asarray(mode).tolist()]
     last = [bool(x) for x in np.asarray(last).tolist()]
-    if not len(a) == len(b) == len(mode) == len(last):
+    clear = [False] * len(a) if clear is None else [bool(x) for x in np.asarray(clear).tolist()]
+    if not len(a) == len(b) == len(mode) == len(last) == len(clear):
         raise ValueError(f"a, b, mode, last must have one length, not {len(a)}, {len(b)}, {len(mode)}, {len(last)}")
     nmodes = len(p.modes)
     bad = [m for m in mode if not 0 <= m < nmodes]
@@ -267,6 +293,10 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last) -> list[SimdMacResult]:
     pending = []
     results = []
     for t in range(nb):
+        if clear[t]:
+            acc = [0] * out_lanes
+            ovf = [False] * out_lanes
+            nar = [False] * out_lanes
         if p.dot:
             beat = [sum(prods[t][: p.lanes(mode[t])])]
             beat_nar = [any(nars[t][: p.lanes(mode[t])])]
@@ -293,12 +323,13 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last) -> list[SimdMacResult]:
         idx = [(r, lane) for r, res in enumerate(pending) if res[0] == mi for lane in range(used)]
         if not idx:
             continue
+        fo = p.out_fmt(mi)
         values = [pending[r][1][lane] for r, lane in idx]
-        got = _round_many(f, values, 2 * f.lsb_exp)
+        got = _round_many(fo, values, 2 * f.lsb_exp)
         for (r, lane), c in zip(idx, got, strict=True):
-            codes[r][lane] = (1 << (f.nbits - 1)) if pending[r][2][lane] else c
+            codes[r][lane] = (1 << (fo.nbits - 1)) if pending[r][2][lane] else c
     for (mi, acc_t, nar_t, ovf_t), cs in zip(pending, codes, strict=True):
-        n = p.formats[mi].nbits
+        n = p.out_fmt(mi).nbits
         word = sum(c << (lane * n) for lane, c in enumerate(cs))
         results.append(SimdMacResult(mi, acc_t, tuple(cs), nar_t, ovf_t, word))
     return results

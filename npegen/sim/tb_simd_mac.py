@@ -70,7 +70,7 @@ class Engine:
 
     def _unpack(self, v: int) -> tuple:
         p = self.p
-        wb, lanes = p.word_bits, p.out_lanes
+        wb, lanes = p.out_word_bits, p.out_lanes
         word = v & ((1 << wb) - 1)
         v >>= wb
         acc = []
@@ -84,7 +84,8 @@ class Engine:
         v >>= lanes
         return word, tuple(acc), nar, ovf, v & ((1 << p.mode_bits) - 1)
 
-    async def run(self, a, b, mode, last, *, rng=None, p_idle=0.0, p_stall=0.0, drain: int = 16) -> None:
+    async def run(self, a, b, mode, last, clear=None, *, rng=None, p_idle=0.0, p_stall=0.0,
+                  drain: int = 16) -> None:
         """Offer every beat until accepted, take every result. ``p_idle``: chance of an idle cycle,
         ``p_stall``: of ``o.ready`` low. Ends ``drain`` cycles after the last result (and checks nothing
         more comes out)."""
@@ -92,8 +93,10 @@ class Engine:
 
         dut, p = self.dut, self.p
         wb, mb = p.word_bits, p.mode_bits
-        words = [pack_fields((x, y, m, lf), (wb, wb, mb, 1))
-                 for x, y, m, lf in zip(a.tolist(), b.tolist(), mode.tolist(), last.tolist(), strict=True)]
+        clear = np.zeros(len(a), bool) if clear is None else clear
+        words = [pack_fields((x, y, m, lf, c), (wb, wb, mb, 1, 1))
+                 for x, y, m, lf, c in zip(a.tolist(), b.tolist(), mode.tolist(), last.tolist(), clear.tolist(),
+                                           strict=True)]
         want = len(self.results) + int(np.count_nonzero(last))
         h_iv, h_ip, h_ir, h_ov, h_op, h_or = (dut.i__valid, dut.i__payload, dut.i__ready, dut.o__valid,
                                               dut.o__payload, dut.o__ready)
@@ -164,9 +167,9 @@ async def _start(dut) -> tuple[SimdMacParams, Engine]:
     return p, Engine(dut, p)
 
 
-async def _check(dut, p, eng, a, b, mode, last, label, **kw) -> None:
-    await eng.run(a, b, mode, last, **kw)
-    compare(p, eng.results, ref_simd_mac(p, a, b, mode, last), label)
+async def _check(dut, p, eng, a, b, mode, last, label, clear=None, **kw) -> None:
+    await eng.run(a, b, mode, last, clear, **kw)
+    compare(p, eng.results, ref_simd_mac(p, a, b, mode, last, clear), label)
     dut._log.info("%s: %d beats, %d results bit-exact (%s)", label, len(a), len(eng.results), p.tag)
 
 
@@ -255,8 +258,9 @@ async def test_dot_products_mixed(dut):
     rng = rng_from_env(4)
     count = int(os.environ.get("NPEGEN_DOTS", "40"))
     a, b, mode, last = mixed_dot_products(p, rng, count)
-    await _check(dut, p, eng, a, b, mode, last, f"{count} mixed-mode dot products, idle and back-pressure",
-                 rng=rng, p_idle=0.1, p_stall=0.3)
+    clear = rng.random(a.size) < 0.01  # now and then drop a dot product midway
+    await _check(dut, p, eng, a, b, mode, last, f"{count} mixed-mode dot products, clears, idle and back-pressure",
+                 clear=clear, rng=rng, p_idle=0.1, p_stall=0.3)
 
 
 @cocotb.test()

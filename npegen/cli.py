@@ -135,6 +135,8 @@ def _simd_add(p: argparse.ArgumentParser) -> None:
     g.add_argument("--stages", type=int, default=2, help="pipeline depth = latency in cycles (default 2)")
     g.add_argument("--acc-guard", type=int, default=8, help="accumulator guard bits, 2**N products (default 8)")
     g.add_argument("--dot", action="store_true", help="sum the lanes of a beat into one accumulator")
+    g.add_argument("--out-format", default=None, metavar="POSIT",
+                   help="round results to this posit format (default: each mode's own format)")
     g.add_argument("--baseline", action="store_true", help="separate per-format MACs (the area baseline)")
 
 
@@ -143,7 +145,7 @@ def _simd_params(a: argparse.Namespace):
 
     modes = tuple(m.strip() for m in a.modes.split(",") if m.strip()) if isinstance(a.modes, str) else a.modes
     return SimdMacParams(modes=modes, word_bits=a.word_bits, stages=a.stages, acc_guard=a.acc_guard,
-                         dot=bool(a.dot), shared=not a.baseline)
+                         dot=bool(a.dot), shared=not a.baseline, out_format=getattr(a, "out_format", None))
 
 
 def _simd_component(p):

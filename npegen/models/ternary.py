@@ -1,0 +1,353 @@
+"""Sherry 1.25-bit ternary weights: 3:4 quantiser, the STQ1_0 5-bit code and block layout, the 2-bit
+(I2_S) and 1.67-bit (TL2) baseline packings, int8 activations and the exact ternary GEMV.
+
+Weights are ``W[N, K]`` (out x in features); blocks of 4 run along K. A Sherry block has exactly one
+zero and three +-1 values, coded in 5 bits (llama.cpp STQ1_0)::
+
+    code5 = s<<4 | zpos<<2 | b1<<1 | b0      n0 < n1 < n2: the lanes other than zpos
+    w[n0] = (-1)**s,  w[n1] = (-1)**(s^b0),  w[n2] = (-1)**(s^b1),  w[zpos] = 0
+
+Package conventions (pinned where the sources leave them open):
+
+* quantiser: per block zero the smallest |w| (ties: lowest index); the rest become sign(w) with
+  sign(0) = +1; scale per group of ``group_size`` along K = mean |kept weight| (float32);
+* activations: per token ``s = 127 / max(|x|, 1e-5)``, ``q = clip(rint(x*s), -128, 127)`` (rint: half to
+  even), as bitnet.cpp's ``quantize_row_i8_s`` with its rounding made explicit;
+* GEMV epilogue, in this order, float32: exact int per group -> times the group scale -> summed over the
+  groups (left to right) -> divided by the activation scale -> plus the optional bias.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_int
+
+__all__ = [
+    "CODEBOOK",
+    "sherry_quantize",
+    "pack_sherry",
+    "unpack_sherry",
+    "to_stq1_0",
+    "from_stq1_0",
+    "STQ1_0_BLOCK_BYTES",
+    "pack_i2s",
+    "unpack_i2s",
+    "pack_tl2",
+    "unpack_tl2",
+    "quantize_activations",
+    "ternary_accumulate",
+    "ternary_gemv",
+    "bits_per_weight",
+]
+
+#: Bytes of one STQ1_0 block of 256 weights: qs[32], sign[8], fp16 d.
+STQ1_0_BLOCK_BYTES = 42
+
+def _stq_perm() -> np.ndarray:
+    """K offset (within a 256-block) of lane p of group g: [64, 4]."""
+    g = np.arange(64)[:, None]
+    p = np.arange(4)[None, :]
+    return (g >> 4) * 64 + (g & 15) + 16 * p
+
+
+_STQ_PERM = _stq_perm()
+
+# The three non-zero lanes (n0, n1, n2) for each zero position.
+_OTHERS = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+
+
+def _decode_table() -> np.ndarray:
+    """[32, 4] int8 weights of every code5, from the bit formula."""
+    t = np.zeros((32, 4), dtype=np.int8)
+    for code in range(32):
+        s, z, b1, b0 = code >> 4, (code >> 2) & 3, (code >> 1) & 1, code & 1
+        n0, n1, n2 = _OTHERS[z]
+        t[code, n0] = -1 if s else 1
+        t[code, n1] = -1 if s ^ b0 else 1
+        t[code, n2] = -1 if s ^ b1 else 1
+    return t
+
+
+_DECODE = _decode_table()
+#: STQ1_0 codebook bytes (lane p at bits 2p+1:2p, value = field - 1), indexed by code5.
+CODEBOOK = np.array([sum(int(v + 1) << (2 * p) for p, v in enumerate(row)) for row in _DECODE], dtype=np.uint8)
+
+
+def _float_matrix(w, name: str = "w") -> np.ndarray:
+    a = np.asarray(w)
+    if a.dtype.kind not in "fiu" or a.dtype == np.bool_:
+        raise TypeError(f"{name} must be a real-valued array, not dtype {a.dtype}")
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D [N, K], not shape {a.shape}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        bad = a[~np.isfinite(a)][0]
+        raise ValueError(f"{name} holds a non-finite value ({bad})")
+    return a
+
+
+def _check_k(k: int, group_size: int | None = None) -> None:
+    if k % 4:
+        raise ValueError(f"K must be a multiple of 4 (blocks of 4 weights), not {k}")
+    if group_size is not None and k % group_size:
+        raise ValueError(f"K ({k}) must be a multiple of group_size ({group_size})")
+
+
+def _check_trits(t) -> np.ndarray:
+    a = np.asarray(t)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"trits must be an integer array, not dtype {a.dtype}")
+    if a.ndim != 2:
+        raise ValueError(f"trits must be 2-D [N, K], not shape {a.shape}")
+    if a.size and (a.min() < -1 or a.max() > 1):
+        bad = int(a.min()) if a.min() < -1 else int(a.max())
+        raise ValueError(f"trits must be -1, 0 or +1; got {bad}")
+    return a.astype(np.int8)
+
+
+def sherry_quantize(w, group_size: int = 128, *, layout: str = "contiguous") -> tuple[np.ndarray, np.ndarray]:
+    """3:4 sparse ternary quantisation (Sparse-AbsMean).
+
+    Parameters
+    ----------
+    w : array_like, shape (N, K)
+        Real weights; K a multiple of 4 and of ``group_size``.
+    group_size : int
+        Weights per scale along K (a multiple of 4, 4 to 65536).
+    layout : {"contiguous", "stq_stride16"}
+        Which 4 weights form a block: K 4b..4b+3 (Sherry training, :func:`pack_sherry`) or the STQ1_0
+        stride-16 quads of each 256 weights (:func:`to_stq1_0`; K a multiple of 256).
+
+    Returns
+    -------
+    trits : ndarray of int8, shape (N, K)
+        -1 / 0 / +1, exactly one zero per block of 4.
+    scales : ndarray of float32, shape (N, K // group_size)
+        Mean |kept weight| of each group.
+    """
+    a = _float_matrix(w)
+    group_size = check_int("group_size", group_size, 4, 65536)
+    if group_size % 4:
+        raise ValueError(f"group_size must be a multiple of 4, not {group_size}")
+    n, k = a.shape
+    _check_k(k, group_size)
+    if layout not in ("contiguous", "stq_stride16"):
+        raise ValueError(f"layout must be 'contiguous' or 'stq_stride16', not {layout!r}")
+    perm = np.arange(k)
+    if layout == "stq_stride16":
+        if k % 256:
+            raise ValueError(f"the stq_stride16 layout needs K to be a multiple of 256, not {k}")
+        perm = (np.arange(k // 256)[:, None, None] * 256 + _STQ_PERM[None]).reshape(k)
+    blocks = a[:, perm].reshape(n, k // 4, 4)
+    zpos = np.argmin(np.abs(blocks), axis=-1)  # argmin returns the first minimum: ties -> lowest index
+    t = np.where(blocks < 0, -1, 1).astype(np.int8)
+    np.put_along_axis(t, zpos[..., None], 0, axis=-1)
+    trits = np.empty((n, k), dtype=np.int8)
+    trits[:, perm] = t.reshape(n, k)
+    kept = np.abs(a) * (trits != 0)
+    scales = (kept.reshape(n, k // group_size, group_size).sum(axis=-1) / (group_size * 3 // 4)).astype(np.float32)
+    return trits, scales
+
+
+def pack_sherry(trits) -> np.ndarray:
+    """5-bit STQ1_0 code of every block of 4 (uint8 [N, K/4]); a block with other than one zero ->
+    ValueError naming it."""
+    t = _check_trits(trits)
+    n, k = t.shape
+    _check_k(k)
+    b = t.reshape(n, k // 4, 4)
+    zeros = (b == 0).sum(axis=-1)
+    if (zeros != 1).any():
+        r, c = np.argwhere(zeros != 1)[0]
+        raise ValueError(f"block {c} of row {r} has {zeros[r, c]} zeros ({b[r, c].tolist()}); Sherry blocks "
+                         "have exactly one")
+    z = np.argmax(b == 0, axis=-1)
+    others = _OTHERS[z]  # [n, k/4, 3]
+    vals = np.take_along_axis(b, others, axis=-1)
+    s = (vals[..., 0] < 0).astype(np.uint8)
+    b0 = (vals[..., 1] < 0).astype(np.uint8) ^ s
+    b1 = (vals[..., 2] < 0).astype(np.uint8) ^ s
+    return (s << 4) | (z.astype(np.uint8) << 2) | (b1 << 1) | b0
+
+
+def unpack_sherry(codes) -> np.ndarray:
+    """Inverse of :func:`pack_sherry` (int8 [N, 4 * K/4])."""
+    c = np.asarray(codes)
+    if c.dtype.kind not in "iu":
+        raise TypeError(f"codes must be an integer array, not dtype {c.dtype}")
+    if c.ndim != 2:
+        raise ValueError(f"codes must be 2-D [N, K/4], not shape {c.shape}")
+    if c.size and (c.min() < 0 or c.max() >= 32):
+        bad = int(c.min()) if c.min() < 0 else int(c.max())
+        raise ValueError(f"Sherry codes are 5-bit, in [0, 31]; got {bad}")
+    return _DECODE[c.astype(np.intp)].reshape(c.shape[0], -1)
+
+
+# ---- STQ1_0 block layout ----------------------------------------------------------------------------------
+
+
+def to_stq1_0(trits, scales) -> np.ndarray:
+    """STQ1_0 blocks: per 256 weights of a row ``qs[32]`` (4-bit slots, even group in the low nibble), ``sign[8]``
+    (LSB first) and the fp16 scale ``d``; groups of 4 taken at stride 16 (group g of a block holds K offsets
+    ``(g>>4)*64 + (g&15) + 16p``). Returns uint8 [N, K/256 * 42].
+
+    ``scales`` has shape [N, K/256] and is stored as float16 (round trips exactly for fp16 values).
+    """
+    t = _check_trits(trits)
+    n, k = t.shape
+    if k % 256:
+        raise ValueError(f"STQ1_0 needs K to be a multiple of 256, not {k}")
+    d = np.asarray(scales)
+    if d.shape != (n, k // 256):
+        raise ValueError(f"scales must have shape {(n, k // 256)}, not {d.shape}")
+    blocks = t.reshape(n, k // 256, 256)
+    quads = blocks[..., _STQ_PERM]  # [n, nb, 64, 4]
+    codes = pack_sherry(quads.reshape(-1, 4)).reshape(n, k // 256, 64)
+    slots = codes & 0xF
+    signs = codes >> 4
+    qs = (slots[..., 0::2] | (slots[..., 1::2] << 4)).astype(np.uint8)  # [n, nb, 32]
+    sb = np.packbits(signs.astype(np.uint8).reshape(n, k // 256, 8, 8), axis=-1, bitorder="little")[..., 0]
+    dd = d.astype(np.float16).view(np.uint8).reshape(n, k // 256, 2)
+    return np.concatenate([qs, sb, dd], axis=-1).reshape(n, -1)
+
+
+def from_stq1_0(buf, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`to_stq1_0`: ``(trits [N, K], scales float16 [N, K/256])``."""
+    b = np.asarray(buf)
+    if b.dtype != np.uint8 or b.ndim != 2:
+        raise TypeError(f"buf must be a 2-D uint8 array, not {b.dtype} of shape {b.shape}")
+    k = check_int("k", k, 256, 1 << 30)
+    if k % 256 or b.shape[1] != k // 256 * STQ1_0_BLOCK_BYTES:
+        raise ValueError(f"a row of K={k} weights is {k // 256 * STQ1_0_BLOCK_BYTES} STQ1_0 bytes, not {b.shape[1]}")
+    n = b.shape[0]
+    blk = b.reshape(n, k // 256, STQ1_0_BLOCK_BYTES)
+    qs, sb, dd = blk[..., :32], blk[..., 32:40], blk[..., 40:42]
+    slots = np.stack([qs & 0xF, qs >> 4], axis=-1).reshape(n, k // 256, 64)
+    signs = np.unpackbits(sb, axis=-1, bitorder="little").reshape(n, k // 256, 64)
+    codes = (signs << 4) | slots
+    quads = _DECODE[codes.astype(np.intp)]  # [n, nb, 64, 4]
+    out = np.empty((n, k // 256, 256), dtype=np.int8)
+    out[..., _STQ_PERM] = quads
+    d = np.ascontiguousarray(dd).view(np.float16).reshape(n, k // 256)
+    return out.reshape(n, k), d
+
+
+# ---- baselines --------------------------------------------------------------------------------------------
+
+
+def pack_i2s(trits) -> np.ndarray:
+    """bitnet.cpp I2_S (x86, 128-weight blocks): codes 0 = -1, 1 = 0, 2 = +1; byte m of a 32-byte block holds
+    weights m, m+32, m+64, m+96 at bits 7:6, 5:4, 3:2, 1:0. Returns uint8 [N, K/4]."""
+    t = _check_trits(trits)
+    n, k = t.shape
+    if k % 128:
+        raise ValueError(f"I2_S needs K to be a multiple of 128, not {k}")
+    c = (t + 1).astype(np.uint8).reshape(n, k // 128, 4, 32)  # [.., quarter q, m]
+    return ((c[:, :, 0] << 6) | (c[:, :, 1] << 4) | (c[:, :, 2] << 2) | c[:, :, 3]).reshape(n, k // 4)
+
+
+def unpack_i2s(buf) -> np.ndarray:
+    """Inverse of :func:`pack_i2s`."""
+    b = np.asarray(buf)
+    if b.dtype != np.uint8 or b.ndim != 2 or b.shape[1] % 32:
+        raise ValueError(f"I2_S buffers are uint8 [N, K/4] with K a multiple of 128, not {b.dtype} {b.shape}")
+    n = b.shape[0]
+    blk = b.reshape(n, -1, 32)
+    q = np.stack([(blk >> s) & 3 for s in (6, 4, 2, 0)], axis=2)  # [n, nb, 4, 32]
+    if (q == 3).any():
+        raise ValueError("I2_S field value 3 is not a ternary code")
+    return (q.astype(np.int8) - 1).reshape(n, -1)
+
+
+def pack_tl2(trits) -> np.ndarray:
+    """1.67-bit TL2-style packing of triples along K: ``v = 9*w0 + 3*w1 + w2`` (-13..13) stored as ``|v|``
+    in a nibble (two per byte, the first triple in the high nibble) followed by the sign bits ``v < 0``
+    (eight per byte, LSB first). K must be a multiple of 6. Returns uint8 [N, K/6 + ceil(K/24)]."""
+    t = _check_trits(trits)
+    n, k = t.shape
+    if k % 6:
+        raise ValueError(f"TL2 needs K to be a multiple of 6, not {k}")
+    tr = t.astype(np.int16).reshape(n, k // 3, 3)
+    v = 9 * tr[..., 0] + 3 * tr[..., 1] + tr[..., 2]
+    mag = np.abs(v).astype(np.uint8)
+    nib = (mag[:, 0::2] << 4) | mag[:, 1::2]
+    sign = np.packbits((v < 0).astype(np.uint8), axis=-1, bitorder="little")
+    return np.concatenate([nib, sign], axis=-1)
+
+
+def unpack_tl2(buf, k: int) -> np.ndarray:
+    """Inverse of :func:`pack_tl2` for rows of ``k`` weights."""
+    b = np.asarray(buf)
+    k = check_int("k", k, 6, 1 << 30)
+    if k % 6:
+        raise ValueError(f"TL2 needs K to be a multiple of 6, not {k}")
+    m = k // 3
+    if b.dtype != np.uint8 or b.ndim != 2 or b.shape[1] != m // 2 + (m + 7) // 8:
+        raise ValueError(f"a TL2 row of K={k} is {m // 2 + (m + 7) // 8} bytes, not {b.shape}")
+    nib = b[:, : m // 2]
+    mag = np.stack([nib >> 4, nib & 0xF], axis=-1).reshape(b.shape[0], m).astype(np.int16)
+    if (mag > 13).any():
+        raise ValueError("TL2 magnitude above 13 is not a ternary triple")
+    sign = np.unpackbits(b[:, m // 2:], axis=-1, bitorder="little")[:, :m]
+    v = np.where(sign == 1, -mag, mag)
+    w0 = np.rint(v / 9).astype(np.int16)
+    r = v - 9 * w0
+    w1 = np.rint(r / 3).astype(np.int16)
+    w2 = r - 3 * w1
+    return np.stack([w0, w1, w2], axis=-1).reshape(b.shape[0], k).astype(np.int8)
+
+
+def bits_per_weight(buf, n: int, k: int) -> float:
+    """Bits per weight of a packed buffer (its size over the ``n*k`` weights it holds)."""
+    return np.asarray(buf).nbytes * 8 / (n * k)
+
+
+# ---- activations and GEMV ------------------------------------------------------------------------------------
+
+
+def quantize_activations(x) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token int8 absmax: ``(q int8 [T, K], s float32 [T])`` with ``q = clip(rint(x*s), -128, 127)``,
+    ``s = 127 / max(|x|, 1e-5)``. A 1-D ``x`` is one token."""
+    a = np.asarray(x)
+    one = a.ndim == 1
+    a = _float_matrix(a[None] if one else a, "x").astype(np.float32)
+    s = (np.float32(127) / np.maximum(np.abs(a).max(axis=-1), np.float32(1e-5))).astype(np.float32)
+    q = np.clip(np.rint(a * s[:, None]), -128, 127).astype(np.int8)
+    return (q[0], s[0]) if one else (q, s)
+
+
+def ternary_accumulate(codes, x_q, group_size: int = 128) -> np.ndarray:
+    """Exact per-group sums ``sum_k w[n,k] * x[k]`` of Sherry codes [N, K/4] and int8 activations [K]:
+    int64 [N, K/group_size]."""
+    t = unpack_sherry(codes).astype(np.int64)
+    x = np.asarray(x_q)
+    if x.dtype != np.int8:
+        raise TypeError(f"x_q must be int8 activations, not dtype {x.dtype}")
+    n, k = t.shape
+    if x.shape != (k,):
+        raise ValueError(f"x_q must have shape ({k},), not {x.shape}")
+    group_size = check_int("group_size", group_size, 4, 65536)
+    _check_k(k, group_size)
+    prod = t * x.astype(np.int64)[None, :]
+    return prod.reshape(n, k // group_size, group_size).sum(axis=-1)
+
+
+def ternary_gemv(codes, scales, x_q, x_scale, bias=None, group_size: int = 128) -> np.ndarray:
+    """``y[n] = (sum_g acc[n,g] * scales[n,g]) / x_scale + bias[n]`` in float32, in that order (see the
+    module docstring): float32 [N]."""
+    acc = ternary_accumulate(codes, x_q, group_size)
+    sc = np.asarray(scales, dtype=np.float32)
+    if sc.shape != acc.shape:
+        raise ValueError(f"scales must have shape {acc.shape}, not {sc.shape}")
+    part = acc.astype(np.float32) * sc  # exact ints (< 2**24) times fp32 scale, rounded once each
+    y = part[:, 0].copy()
+    for g in range(1, part.shape[1]):  # left-to-right float32 sum over the groups
+        y = (y + part[:, g]).astype(np.float32)
+    y = (y / np.float32(x_scale)).astype(np.float32)
+    if bias is not None:
+        b = np.asarray(bias, dtype=np.float32)
+        if b.shape != y.shape:
+            raise ValueError(f"bias must have shape {y.shape}, not {b.shape}")
+        y = (y + b).astype(np.float32)
+    return y

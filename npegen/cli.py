@@ -160,11 +160,38 @@ def _simd_verify(p, **kw):
     return verify_simd_mac(p, **kw)
 
 
+def _ternary_add(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("ternary design point")
+    g.add_argument("--packing", default="sherry", help="sherry | i2s | tl2 (default sherry)")
+    g.add_argument("--lanes", type=int, default=8, help="blocks of 4 weights per beat, P (default 8)")
+    g.add_argument("--group-size", type=int, default=128, help="weights per group sum (default 128)")
+
+
+def _ternary_params(a: argparse.Namespace):
+    from .models.ternary import TernaryParams
+
+    return TernaryParams(lanes=a.lanes, packing=a.packing, group_size=a.group_size)
+
+
+def _ternary_component(p):
+    from .hw.ternary import TernaryEngine
+
+    return TernaryEngine.from_params(p)
+
+
+def _ternary_verify(p, *, n_random=None, **kw):
+    from .sim.tb_ternary import verify_ternary
+
+    return verify_ternary(p, **kw)
+
+
 BLOCKS: dict[str, Block] = {
     "int-mac": Block("int-mac", lambda p: "int_mac", "signed INT MAC lane (baseline)", _int_mac_add,
                      _int_mac_params, _int_mac_component, _int_mac_verify),
     "simd-mac": Block("simd-mac", lambda p: "simd_mac", "SIMD mixed-precision MAC engine (XR-NPE style)",
                       _simd_add, _simd_params, _simd_component, _simd_verify),
+    "ternary": Block("ternary", lambda p: "ternary", "ternary GEMV engine (Sherry 1.25-bit, I2_S, TL2)",
+                     _ternary_add, _ternary_params, _ternary_component, _ternary_verify),
     "decoder": Block("decoder", lambda p: f"decoder_{p.fmt.name}", "number-format decoder (code -> fields)",
                      _unit_add("decoder"), _unit_params("decoder"), _unit_component, _unit_verify),
     "encoder": Block("encoder", lambda p: f"encoder_{p.fmt.name}", "number-format encoder (fields -> code, RNE)",

@@ -19,6 +19,10 @@ Package conventions (pinned where the sources leave them open):
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._checks import check_int
@@ -39,6 +43,10 @@ __all__ = [
     "ternary_accumulate",
     "ternary_gemv",
     "bits_per_weight",
+    "PACKINGS",
+    "TernaryParams",
+    "beat_codes",
+    "ref_ternary_engine",
 ]
 
 #: Bytes of one STQ1_0 block of 256 weights: qs[32], sign[8], fp16 d.
@@ -351,3 +359,117 @@ def ternary_gemv(codes, scales, x_q, x_scale, bias=None, group_size: int = 128) 
             raise ValueError(f"bias must have shape {y.shape}, not {b.shape}")
         y = (y + b).astype(np.float32)
     return y
+
+
+# ---- the engine's design point and beat-level model -------------------------------------------------------
+
+#: Weight packings the engine decodes: Sherry 5-bit blocks of 4, I2_S 2-bit weights, TL2 5-bit triples.
+PACKINGS = ("sherry", "i2s", "tl2")
+
+
+@dataclass(frozen=True)
+class TernaryParams:
+    """One design point of :class:`npegen.hw.ternary.TernaryEngine`.
+
+    Parameters
+    ----------
+    lanes : int
+        Blocks of 4 weights per beat, P (1 to 64): every beat takes 4*P int8 activations.
+    packing : {"sherry", "i2s", "tl2"}
+        How the beat's 4*P weights arrive: P 5-bit Sherry codes; 4*P 2-bit I2_S codes (0 = -1, 1 = 0,
+        2 = +1); or 4*P/3 TL2 triples, 5 bits each (sign, |9*w0 + 3*w1 + w2|) - TL2 needs P % 3 == 0.
+    group_size : int
+        Weights per accumulated group along K, a multiple of 4*P (4 to 65536): one result per group.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Out-of-range or inconsistent parameters, named.
+    """
+
+    lanes: int = 8
+    packing: str = "sherry"
+    group_size: int = 128
+
+    def __post_init__(self) -> None:
+        lanes = check_int("lanes", self.lanes, 1, 64)
+        if not isinstance(self.packing, str) or self.packing not in PACKINGS:
+            raise ValueError(f"packing must be one of {PACKINGS}, not {self.packing!r}")
+        if self.packing == "tl2" and lanes % 3:
+            raise ValueError(f"tl2 packs weights in triples: lanes (4*P weights per beat) must be a multiple of "
+                             f"3, not {lanes}")
+        g = check_int("group_size", self.group_size, 4, 65536)
+        if g % (4 * lanes):
+            raise ValueError(f"group_size ({g}) must be a multiple of the {4 * lanes} weights per beat")
+        object.__setattr__(self, "lanes", lanes)
+        object.__setattr__(self, "group_size", g)
+
+    @property
+    def weights_per_beat(self) -> int:
+        return 4 * self.lanes
+
+    @property
+    def beats_per_group(self) -> int:
+        return self.group_size // self.weights_per_beat
+
+    @property
+    def code_bits(self) -> int:
+        """Bits of weight codes per beat."""
+        return {"sherry": 5 * self.lanes, "i2s": 8 * self.lanes, "tl2": 5 * (4 * self.lanes // 3)}[self.packing]
+
+    @property
+    def acc_width(self) -> int:
+        """Signed width of a group sum: |sum| <= 128 * (non-zero weights per group)."""
+        nonzero = self.group_size * 3 // 4 if self.packing == "sherry" else self.group_size
+        return (128 * nonzero).bit_length() + 1
+
+    @property
+    def tag(self) -> str:
+        return f"{self.packing}_p{self.lanes}_g{self.group_size}"
+
+    def to_env(self) -> dict[str, str]:
+        return {"PARAM_LANES": str(self.lanes), "PARAM_PACKING": self.packing,
+                "PARAM_GROUP_SIZE": str(self.group_size)}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TernaryParams:
+        env = os.environ if env is None else env
+        return cls(lanes=int(env["PARAM_LANES"]), packing=env["PARAM_PACKING"],
+                   group_size=int(env["PARAM_GROUP_SIZE"]))
+
+
+def beat_codes(p: TernaryParams, trits) -> np.ndarray:
+    """The weight-code word of every beat of a row (or rows): trits [N, K] (K a multiple of 4*P, and Sherry
+    blocks with one zero each) -> Python-int-packable uint64 fields, object array [N, K / (4P)]."""
+    t = _check_trits(trits)
+    n, k = t.shape
+    wpb = p.weights_per_beat
+    if k % wpb:
+        raise ValueError(f"K ({k}) must be a multiple of the {wpb} weights per beat")
+    if p.packing == "sherry":
+        fields, width = pack_sherry(t).astype(np.int64), 5
+    elif p.packing == "i2s":
+        fields, width = (t + 1).astype(np.int64), 2
+    else:
+        tr = t.astype(np.int64).reshape(n, k // 3, 3)
+        v = 9 * tr[..., 0] + 3 * tr[..., 1] + tr[..., 2]
+        fields, width = (np.abs(v) | ((v < 0).astype(np.int64) << 4)), 5
+    per_beat = fields.shape[1] // (k // wpb)
+    f = fields.reshape(n, k // wpb, per_beat)
+    words = np.zeros((n, k // wpb), dtype=object)
+    for j in range(per_beat):
+        words = words + (f[..., j].astype(object) << (width * j))
+    return words
+
+
+def ref_ternary_engine(p: TernaryParams, trits, x_q) -> np.ndarray:
+    """Group sums the engine emits for rows ``trits`` [N, K] against activations ``x_q`` [K]: int64
+    [N, K/group_size] - :func:`ternary_accumulate` of the same weights, for any packing."""
+    t = _check_trits(trits).astype(np.int64)
+    x = np.asarray(x_q)
+    if x.dtype != np.int8:
+        raise TypeError(f"x_q must be int8 activations, not dtype {x.dtype}")
+    n, k = t.shape
+    if k % p.group_size or x.shape != (k,):
+        raise ValueError(f"K ({k}) must be a multiple of group_size ({p.group_size}) and x_q of shape ({k},)")
+    return (t * x.astype(np.int64)).reshape(n, k // p.group_size, p.group_size).sum(axis=-1)

@@ -1,0 +1,21 @@
+# amaranth: UnusedElaboratable=no
+"""TernaryEngine as emitted Verilog on a real simulator, bit-exact against the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from npegen.models.ternary import TernaryParams
+from npegen.sim.tb_ternary import verify_ternary
+
+
+@pytest.mark.parametrize("p", [TernaryParams(), TernaryParams(packing="i2s"),
+                               TernaryParams(packing="tl2", lanes=6, group_size=96), TernaryParams(lanes=1)],
+                         ids=lambda p: p.tag)
+def test_ternary_engine_cocotb(p, sim, seed):
+    res = verify_ternary(p, sim=sim, seed=seed)
+    assert (res.tests, res.failed) == (3, 0)
+
+
+def test_ternary_engine_k8192(sim, seed):
+    verify_ternary(TernaryParams(lanes=16), sim=sim, seed=seed, testcase="test_random_gemv", k=8192, rows=4)

@@ -360,6 +360,7 @@ DEMO_POINTS = [
       for unit in ("decoder", "encoder") for f in ("fp4_e2m1", "posit4_1", "posit8_0", "posit16_1")],
     *[("simd-mac", dict(modes="fp4_e2m1,posit4_1,posit8_0,posit16_1", word_bits=16, stages=2, acc_guard=8,
                         dot=False, baseline=baseline)) for baseline in (False, True)],
+    *[("ternary", dict(packing=pk, lanes=6, group_size=96)) for pk in ("sherry", "i2s", "tl2")],
 ]
 
 #: Demo verification per block: the quick cocotb tests for the engine (its full sweeps run in `make test`).
@@ -380,13 +381,21 @@ def cmd_demo(args) -> int:
         raise CliError(str(exc)) from None
     out = Path(args.output)
     rows = []
-    print(f"npegen demo: {len(DEMO_POINTS)} design points on {sim}; the first synthesis on a machine compiles "
+    points = DEMO_POINTS
+    if args.blocks:
+        wanted = [b.strip() for b in args.blocks.split(",") if b.strip()]
+        unknown = sorted(set(wanted) - {name for name, _ in DEMO_POINTS})
+        if unknown:
+            raise CliError(f"--blocks: unknown block(s) {unknown}; the demo has "
+                           f"{sorted({name for name, _ in DEMO_POINTS})}")
+        points = [pt for pt in DEMO_POINTS if pt[0] in wanted]
+    print(f"npegen demo: {len(points)} design points on {sim}; the first synthesis on a machine compiles "
           "Yosys (about a minute)", flush=True)
     t_all = time.perf_counter()
-    for i, (name, kw) in enumerate(DEMO_POINTS, 1):
+    for i, (name, kw) in enumerate(points, 1):
         block = BLOCKS[name]
         params = block.params(argparse.Namespace(**kw))
-        head = f"[{i}/{len(DEMO_POINTS)}] {name} {params.tag}"
+        head = f"[{i}/{len(points)}] {name} {params.tag}"
         top = block.top(params)
         vpath = write_verilog(block.component(params), out / params.tag / f"{top}.v", name=top)
         print(f"{head}: Verilog {vpath}", flush=True)
@@ -420,6 +429,10 @@ def cmd_demo(args) -> int:
         shared, base = sm.iloc[0], sm.iloc[1]
         print("\nSIMD MAC engine, shared / per-format baseline: " + ", ".join(
             f"{k} {shared[k] / base[k]:.2f}" for k in ("cells", "transistors", "LUTs", "FFs")))
+    te = df[df["block"] == "ternary"]
+    if len(te) == 3:
+        print("Ternary engine (24 activations/cycle), Sherry / I2_S: " + ", ".join(
+            f"{k} {te.iloc[0][k] / te.iloc[1][k]:.2f}" for k in ("cells", "transistors", "LUTs")))
     print(f"\n{len(df)} design points generated, verified bit-exact and synthesised in "
           f"{time.perf_counter() - t_all:.0f} s; table in {out / 'demo.csv'}, plot {fig}, Verilog under {out}/")
     return 0
@@ -477,6 +490,8 @@ def _parser() -> _Parser:
     demo.add_argument("--sim", default=None, help="icarus | verilator (default $SIM or icarus)")
     demo.add_argument("--seed", type=int, default=None, help="stimulus seed (default: random, printed)")
     demo.add_argument("-o", "--output", default="build/demo", metavar="DIR", help="output directory")
+    demo.add_argument("--blocks", default=None, metavar="LIST",
+                      help="only these blocks, comma-separated (default: all of the demo's)")
     demo.set_defaults(func=cmd_demo)
     return p
 

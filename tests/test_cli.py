@@ -123,23 +123,32 @@ def test_verify_prints_pass(tmp_path, sim, seed):
 
 @pytest.mark.synth
 def test_demo_prints_its_table(tmp_path, seed):
+    # The demo's machinery on the cheaper blocks (the SIMD MAC engine's synthesis alone takes ~80 s and its
+    # verification runs in tests/test_simd_mac_cocotb.py); `make demo` runs them all.
     import os
 
     env = dict(os.environ, NPEGEN_BUILD_DIR=str(tmp_path / "build"), NPEGEN_CACHE_DIR=str(tmp_path / "cache"))
-    r = subprocess.run([sys.executable, "-m", "npegen", "demo", "--seed", str(seed), "-o", str(tmp_path / "demo")],
+    r = subprocess.run([sys.executable, "-m", "npegen", "demo", "--seed", str(seed), "-o", str(tmp_path / "demo"),
+                        "--blocks", "int-mac,decoder,ternary"],
                        capture_output=True, text=True, env=env, check=False)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     lines = r.stdout.splitlines()
     header = next(line for line in lines if "design point" in line and "transistors" in line)
     for col in ("verified", "cells", "transistors", "LUTs", "FFs"):
         assert col in header
+
     def rows(block):
         return [line for line in lines if line.split()[:1] == [block]]
 
     assert len(rows("int-mac")) == 4 and all("4 tests on icarus" in row for row in rows("int-mac"))
-    units = rows("decoder") + rows("encoder")
-    assert len(units) == 8 and all("1 tests on icarus" in row for row in units)
-    assert len(rows("simd-mac")) == 2 and all("4 tests on icarus" in row for row in rows("simd-mac"))
-    assert any(line.startswith("SIMD MAC engine, shared / per-format baseline: cells 0.") for line in lines)
+    assert len(rows("decoder")) == 4 and all("1 tests on icarus" in row for row in rows("decoder"))
+    assert not rows("encoder") and not rows("simd-mac")
+    assert len(rows("ternary")) == 3 and all("3 tests on icarus" in row for row in rows("ternary"))
+    assert any(line.startswith("Ternary engine (24 activations/cycle), Sherry / I2_S: cells 0.") for line in lines)
     assert (tmp_path / "demo" / "demo.csv").is_file() and (tmp_path / "demo" / "area.png").is_file()
     assert (tmp_path / "demo" / "w8_a24_wrap_s1" / "int_mac.v").is_file()
+
+
+def test_demo_rejects_unknown_blocks(tmp_path):
+    r = run_cli("demo", "--blocks", "int-mac,frob", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown block(s) ['frob']" in r.stderr and len(r.stderr.strip().splitlines()) == 1

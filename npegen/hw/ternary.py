@@ -87,7 +87,7 @@ class TernaryEngine(wiring.Component):
 
     @property
     def latency(self) -> int:
-        return 1
+        return self._p.latency
 
     def elaborate(self, platform):
         m = Module()

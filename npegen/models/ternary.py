@@ -418,6 +418,11 @@ class TernaryParams:
         return {"sherry": 5 * self.lanes, "i2s": 8 * self.lanes, "tl2": 5 * (4 * self.lanes // 3)}[self.packing]
 
     @property
+    def latency(self) -> int:
+        """Cycles from the edge accepting a group's last beat to its sum on the output."""
+        return 1
+
+    @property
     def acc_width(self) -> int:
         """Signed width of a group sum: |sum| <= 128 * (non-zero weights per group)."""
         nonzero = self.group_size * 3 // 4 if self.packing == "sherry" else self.group_size

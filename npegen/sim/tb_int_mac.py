@@ -35,7 +35,7 @@ import cocotb
 import numpy as np
 
 from ..models.int_mac import IntMacParams, exhaustive_pairs, random_sequence, ref_int_mac
-from .util import pack_fields, reset, rng_from_env
+from .util import pack_fields, rng_from_env, start
 
 TOPLEVEL = "int_mac"
 TEST_MODULE = __name__
@@ -61,17 +61,8 @@ def overflow_corner_table(p: IntMacParams) -> dict[str, np.ndarray]:
 
 
 async def _start(dut) -> IntMacParams:
-    from cocotb.clock import Clock
-    from cocotb.triggers import FallingEdge
-
-    p = IntMacParams.from_env()
-    dut.i__valid.value = 0
-    dut.i__payload.value = 0
-    dut.clear.value = 0
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    await reset(dut)
-    await FallingEdge(dut.clk)
-    return p
+    await start(dut, i__valid=0, i__payload=0, clear=0)
+    return IntMacParams.from_env()
 
 
 async def drive_and_check(dut, p: IntMacParams, seq: dict[str, np.ndarray], label: str) -> None:

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..models.formats import Format
 from ..models.simd_mac import SimdMacParams, SimdMacResult, ref_simd_mac
-from .util import pack_fields, reset, rng_from_env
+from .util import pack_fields, rng_from_env, start
 
 TOPLEVEL = "simd_mac"
 
@@ -154,16 +154,8 @@ def compare(p: SimdMacParams, got: list[tuple], want: list[SimdMacResult], label
 
 
 async def _start(dut) -> tuple[SimdMacParams, Engine]:
-    from cocotb.clock import Clock
-    from cocotb.triggers import FallingEdge
-
     p = SimdMacParams.from_env()
-    dut.i__valid.value = 0
-    dut.i__payload.value = 0
-    dut.o__ready.value = 1
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    await reset(dut)
-    await FallingEdge(dut.clk)
+    await start(dut, i__valid=0, i__payload=0, o__ready=1)
     return p, Engine(dut, p)
 
 

@@ -25,23 +25,14 @@ import cocotb
 import numpy as np
 
 from ..models.ternary import TernaryParams, beat_codes, ref_ternary_engine, sherry_quantize, unpack_sherry
-from .util import pack_fields, reset, rng_from_env
+from .util import pack_fields, rng_from_env, start
 
 TOPLEVEL = "ternary"
 
 
 async def _start(dut) -> TernaryParams:
-    from cocotb.clock import Clock
-    from cocotb.triggers import FallingEdge
-
-    p = TernaryParams.from_env()
-    dut.i__valid.value = 0
-    dut.i__payload.value = 0
-    dut.o__ready.value = 1
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    await reset(dut)
-    await FallingEdge(dut.clk)
-    return p
+    await start(dut, i__valid=0, i__payload=0, o__ready=1)
+    return TernaryParams.from_env()
 
 
 async def run_rows(dut, p: TernaryParams, trits: np.ndarray, x: np.ndarray, rng=None, p_idle=0.0, p_stall=0.0):

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-__all__ = ["pack_fields", "seed_from_env", "rng_from_env", "reset"]
+__all__ = ["pack_fields", "seed_from_env", "rng_from_env", "reset", "start"]
 
 
 def pack_fields(values, widths) -> int:
@@ -37,3 +37,17 @@ async def reset(dut, cycles: int = 2) -> None:
     for _ in range(cycles):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
+
+
+async def start(dut, **idle: int) -> None:
+    """Set the inputs named in ``idle`` (``i__valid=0``, ...), start a 10 ns clock on ``clk``, reset, and
+    return at the first falling edge after reset (where the testbenches drive and sample)."""
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import FallingEdge
+
+    for name, value in idle.items():
+        getattr(dut, name).value = value
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    await reset(dut)
+    await FallingEdge(dut.clk)

@@ -19,7 +19,8 @@ def area_bars(
     metrics: Sequence[str] = ("transistors", "LUTs", "FFs"),
     title: str = "Area by design point",
 ) -> Path:
-    """One bar panel per area metric (rows of ``df`` on the x axis), saved to ``path`` (PNG, SVG, PDF).
+    """One horizontal-bar panel per area metric (one bar per row of ``df``), saved to ``path`` (PNG, SVG,
+    PDF).
 
     Parameters
     ----------
@@ -47,16 +48,28 @@ def area_bars(
         raise ValueError("df is empty: nothing to plot")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), squeeze=False)
-    x = range(len(df))
+    # Horizontal bars: design-point names stay readable however many there are; a log axis when the values
+    # span more than two decades (a 4-bit decoder next to a MAC engine).
+    n = len(df)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 1.2 + 0.32 * n), squeeze=False,
+                             sharey=True)
+    y = list(range(n))
     for ax, metric in zip(axes[0], metrics, strict=True):
-        bars = ax.bar(x, df[metric], color="tab:blue")
-        ax.bar_label(bars, fmt="%d", fontsize=8)
-        ax.set_xticks(list(x), df[label], rotation=30, ha="right", fontsize=8)
-        ax.set_xlabel(label)
-        ax.set_ylabel(metric)
+        vals = df[metric].astype(float)
+        bars = ax.barh(y, vals, color="tab:blue")
+        ax.bar_label(bars, fmt="%d", fontsize=7, padding=2)
+        positive = vals[vals > 0]
+        if len(positive) and positive.max() / positive.min() > 100:
+            ax.set_xscale("log")
+            ax.set_xlim(right=positive.max() * 8)
+        else:
+            ax.set_xlim(right=max(vals.max(), 1) * 1.25)
+        ax.set_yticks(y, df[label], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(metric)
         ax.set_title(metric)
-        ax.margins(y=0.15)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_ylabel(label)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -102,16 +102,21 @@ def _check_k(k: int, group_size: int | None = None) -> None:
         raise ValueError(f"K ({k}) must be a multiple of group_size ({group_size})")
 
 
-def _check_trits(t) -> np.ndarray:
-    a = np.asarray(t)
+def _int_matrix(x, name: str, lo: int, hi: int, what: str, shape_doc: str) -> np.ndarray:
+    """``x`` as a 2-D integer array with values in [lo, hi]; errors name the array and the bad value."""
+    a = np.asarray(x)
     if a.dtype.kind not in "iu":
-        raise TypeError(f"trits must be an integer array, not dtype {a.dtype}")
+        raise TypeError(f"{name} must be an integer array, not dtype {a.dtype}")
     if a.ndim != 2:
-        raise ValueError(f"trits must be 2-D [N, K], not shape {a.shape}")
-    if a.size and (a.min() < -1 or a.max() > 1):
-        bad = int(a.min()) if a.min() < -1 else int(a.max())
-        raise ValueError(f"trits must be -1, 0 or +1; got {bad}")
-    return a.astype(np.int8)
+        raise ValueError(f"{name} must be 2-D {shape_doc}, not shape {a.shape}")
+    if a.size and (a.min() < lo or a.max() > hi):
+        bad = int(a.min()) if a.min() < lo else int(a.max())
+        raise ValueError(f"{name} must be {what}; got {bad}")
+    return a
+
+
+def _check_trits(t) -> np.ndarray:
+    return _int_matrix(t, "trits", -1, 1, "-1, 0 or +1", "[N, K]").astype(np.int8)
 
 
 def sherry_quantize(w, group_size: int = 128, *, layout: str = "contiguous") -> tuple[np.ndarray, np.ndarray]:
@@ -181,14 +186,7 @@ def pack_sherry(trits) -> np.ndarray:
 
 def unpack_sherry(codes) -> np.ndarray:
     """Inverse of :func:`pack_sherry` (int8 [N, 4 * K/4])."""
-    c = np.asarray(codes)
-    if c.dtype.kind not in "iu":
-        raise TypeError(f"codes must be an integer array, not dtype {c.dtype}")
-    if c.ndim != 2:
-        raise ValueError(f"codes must be 2-D [N, K/4], not shape {c.shape}")
-    if c.size and (c.min() < 0 or c.max() >= 32):
-        bad = int(c.min()) if c.min() < 0 else int(c.max())
-        raise ValueError(f"Sherry codes are 5-bit, in [0, 31]; got {bad}")
+    c = _int_matrix(codes, "codes", 0, 31, "5-bit, in [0, 31]", "[N, K/4]")
     return _DECODE[c.astype(np.intp)].reshape(c.shape[0], -1)
 
 

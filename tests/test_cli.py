@@ -143,8 +143,10 @@ def test_demo_prints_its_table(tmp_path, seed):
     assert len(rows("int-mac")) == 4 and all("4 tests on icarus" in row for row in rows("int-mac"))
     assert len(rows("decoder")) == 4 and all("1 tests on icarus" in row for row in rows("decoder"))
     assert not rows("encoder") and not rows("simd-mac")
-    assert len(rows("ternary")) == 3 and all("3 tests on icarus" in row for row in rows("ternary"))
-    assert any(line.startswith("Ternary engine (24 activations/cycle), Sherry / I2_S: cells 0.") for line in lines)
+    assert len(rows("ternary")) == 4 and all("3 tests on icarus" in row for row in rows("ternary"))
+    assert any(line.startswith("Ternary datapath (24 activations/cycle, group sums), Sherry / I2_S: cells 0.")
+               for line in lines)
+    assert any(line.startswith("The FP16 scale/bias epilogue adds ") for line in lines)
     assert (tmp_path / "demo" / "demo.csv").is_file() and (tmp_path / "demo" / "area.png").is_file()
     assert (tmp_path / "demo" / "w8_a24_wrap_s1" / "int_mac.v").is_file()
 

@@ -114,6 +114,38 @@ def test_gemv_epilogue_order(seed):
     np.testing.assert_array_equal(y, want.astype(np.float32))
 
 
+def test_fp16_to_fixed_is_exact_for_every_finite_fp16():
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    h = bits.view(np.float16)
+    h = h[np.isfinite(h)]
+    fixed = T.fp16_to_fixed(h)
+    np.testing.assert_array_equal(fixed.astype(np.float64) * 2.0**-T.FIXED_FRAC_BITS, h.astype(np.float64))
+    assert fixed.max() == 65504 << 24 and T.fp16_to_fixed(np.array([2.0**-24]))[0] == 1
+    assert T.fp16_to_fixed(np.array([0.1]))[0] == int(np.float16(0.1).astype(np.float64) * 2**24)  # rounded once
+
+
+def test_fixed_epilogue_is_exact_and_tracks_the_float32_reference(seed):
+    from fractions import Fraction
+
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((6, 1024))
+    t, s = T.sherry_quantize(w)
+    codes = T.pack_sherry(t)
+    xq, xs = T.quantize_activations(rng.standard_normal(1024))
+    bias = rng.standard_normal(6)
+    got = T.ternary_gemv_fixed(codes, s, xq, bias)
+    acc = T.ternary_accumulate(codes, xq)
+    s16, b16 = s.astype(np.float16), bias.astype(np.float16)
+    for n in range(6):  # exact rational oracle
+        exact = sum(Fraction(int(a)) * Fraction(float(c)) for a, c in zip(acc[n], s16[n], strict=True))
+        exact += Fraction(float(b16[n]))
+        assert Fraction(int(got[n]), 1 << 24) == exact
+    # the same GEMV through the float32 reference (FP16 scales, output-domain bias b = beta / x_scale)
+    y_ref = T.ternary_gemv(codes, s16.astype(np.float32), xq, xs, b16.astype(np.float32) / np.float32(xs))
+    y_hw = np.array([float(v) for v in got]) * 2.0**-24 / float(xs)
+    np.testing.assert_allclose(y_hw, y_ref, rtol=1e-5, atol=1e-6)
+
+
 def test_activation_quantizer():
     q, s = T.quantize_activations(np.array([0.5, -1.0, 0.25, 0.0]))
     assert s == np.float32(127.0) and q.tolist() == [64, -127, 32, 0]  # 63.5 rounds half to even -> 64
@@ -134,6 +166,16 @@ def test_activation_quantizer():
         (lambda: T.pack_sherry(np.array([[2, 0, 1, 1]])), ValueError, "trits must be -1, 0 or"),
         (lambda: T.ternary_accumulate(np.zeros((1, 32), int), np.zeros(128, np.int16)), TypeError, "int8"),
         (lambda: T.from_stq1_0(np.zeros((1, 41), np.uint8), 256), ValueError, "42 STQ1_0 bytes, not 41"),
+        (lambda: T.ternary_gemv_fixed(np.zeros((1, 32), int), [[np.nan]], np.zeros(128, np.int8)), ValueError,
+         r"scales must be finite in FP16 \(\|x\| <= 65504\); got nan"),
+        (lambda: T.ternary_gemv_fixed(np.zeros((1, 32), int), [[70000.0]], np.zeros(128, np.int8)), ValueError,
+         "got 70000.0"),
+        (lambda: T.ternary_gemv_fixed(np.zeros((1, 32), int), [[1.0, 2.0]], np.zeros(128, np.int8)), ValueError,
+         r"scales must have shape \(1, 1\), not \(1, 2\)"),
+        (lambda: T.ternary_gemv_fixed(np.zeros((1, 32), int), [["a"]], np.zeros(128, np.int8)), TypeError,
+         "scales must be a real-valued array"),
+        (lambda: T.ref_ternary_engine(T.TernaryParams(lanes=1, group_size=4), np.zeros((1, 4), np.int8),
+                                      np.zeros(4, np.int8)), ValueError, "the fp16 epilogue needs scales"),
     ],
 )
 def test_bad_input(make, exc, match):

@@ -10,12 +10,18 @@ from npegen.sim.tb_ternary import verify_ternary
 
 
 @pytest.mark.parametrize("p", [TernaryParams(), TernaryParams(packing="i2s"),
-                               TernaryParams(packing="tl2", lanes=6, group_size=96), TernaryParams(lanes=1)],
+                               TernaryParams(packing="tl2", lanes=6, group_size=96), TernaryParams(lanes=1),
+                               TernaryParams(epilogue="none"), TernaryParams(packing="tl2", lanes=3, group_size=12,
+                                                                             epilogue="none")],
                          ids=lambda p: p.tag)
 def test_ternary_engine_cocotb(p, sim, seed):
     res = verify_ternary(p, sim=sim, seed=seed)
     assert (res.tests, res.failed) == (3, 0)
 
 
-def test_ternary_engine_k8192(sim, seed):
-    verify_ternary(TernaryParams(lanes=16), sim=sim, seed=seed, testcase="test_random_gemv", k=8192, rows=4)
+@pytest.mark.parametrize("lanes", [8, 16])
+def test_ternary_engine_k8192_group128(lanes, sim, seed):
+    """LLaMA-3.2-1B's longest rows (down_proj, K = 8192) with group 128, through the FP16 epilogue."""
+    res = verify_ternary(TernaryParams(lanes=lanes), sim=sim, seed=seed, testcase="test_random_gemv", k=8192,
+                         rows=4)
+    assert (res.tests, res.failed) == (1, 0)

@@ -3,13 +3,14 @@
 baselines that take the same activations per cycle.
 
 The design point is :class:`npegen.models.ternary.TernaryParams`; the engine emits exactly
-:func:`npegen.models.ternary.ref_ternary_engine` (= ``ternary_accumulate``). The scale/bias epilogue is not
-part of this unit yet.
+:func:`npegen.models.ternary.ref_ternary_engine`: the exact FP16-scaled row sums of
+:func:`~npegen.models.ternary.ternary_gemv_fixed` (epilogue ``"fp16"``) or the raw group sums of
+``ternary_accumulate`` (epilogue ``"none"``).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,13 +30,24 @@ def _tree_sum(terms):
     return terms[0]
 
 
+def _fp16_fixed(m, f, prefix):
+    """Signals (negative, magnitude mantissa, shift) of the FP16 bits ``f``: ``|value| * 2**24 = mant << shift``
+    (``mant = frac | (exp != 0) << 10``, ``shift = max(exp - 1, 0)``)."""
+    e = f[10:15]
+    mant = Signal(11, name=f"{prefix}_mant")
+    shift = Signal(5, name=f"{prefix}_shift")
+    m.d.comb += [mant.eq(Cat(f[:10], e.any())), shift.eq(Mux(e.any(), e - 1, 0))]
+    return f[15], mant, shift
+
+
 def _times_trit(a, w_pos, w_neg):
     """``a * w`` for a trit given as two flags (+1 / -1 / neither)."""
     return Mux(w_pos, a, Mux(w_neg, -a, 0))
 
 
 class TernaryEngine(wiring.Component):
-    """Group sums of ternary weights times int8 activations, ``4*lanes`` weights per beat.
+    """Ternary GEMV rows: ``4*lanes`` weights times int8 activations per beat, exact group sums, and the
+    exact FP16 scale/bias epilogue.
 
     Parameters
     ----------
@@ -44,42 +56,67 @@ class TernaryEngine(wiring.Component):
     packing : {"sherry", "i2s", "tl2"}
         Code format of the weights in a beat (see :class:`~npegen.models.ternary.TernaryParams`).
     group_size : int
-        Weights per emitted sum.
+        Weights per group (one FP16 scale, one group sum).
+    epilogue : {"fp16", "none"}
+        Row results scaled exactly in fixed point, or the raw group sums.
+    max_k : int
+        Longest row the row accumulator holds without overflow (sizes ``y``).
 
     Attributes
     ----------
     i : In(stream.Signature(StructLayout({"codes": code_bits, "acts": ArrayLayout(signed(8), 4*P),
-        "last": 1})))
+        ["scale": 16, "bias": 16,] "last": 1})))
         One beat: the weight codes (field ``j`` at bits ``[w*j, w*(j+1))``, ``w`` = 5, 2 or 5), the 4*P
-        activations (activation ``4j + q`` goes with lane ``q`` of block ``j``) and ``last`` (end of a
-        row, passed to the output).
-    o : Out(stream.Signature(StructLayout({"acc": signed(acc_width), "last": 1})))
-        One exact group sum every ``group_size / (4*P)`` beats.
+        activations (activation ``4j + q`` goes with lane ``q`` of block ``j``), and ``last`` (the row
+        ends with this beat's group). With the ``"fp16"`` epilogue, ``scale`` (FP16 bits of the group's
+        scale) is sampled on each group's last beat and ``bias`` (FP16 bits, in accumulator units) on the
+        row's last beat; other beats ignore them.
+    o : Out(stream.Signature(StructLayout({"y": signed(out_width)}))) or
+        Out(stream.Signature(StructLayout({"acc": signed(acc_width), "last": 1})))
+        ``"fp16"``: one word per row, ``Y = sum_g acc_g * scale_g + bias`` exactly, LSB 2**-24 (the real
+        output is ``Y * 2**-24 / x_scale``). ``"none"``: one exact group sum every ``group_size / (4*P)``
+        beats, with the ``last`` of its final beat.
 
     Notes
     -----
-    *Latency*: 1 cycle from the edge accepting a group's last beat to its sum on ``o``. *Throughput*:
-    one beat (4*P weights) per cycle while ``o`` is ready; a row of K weights takes K / (4*P) cycles.
-    A sum not taken stalls the engine (``i.ready`` low).
+    *Latency*: 1 cycle from the edge accepting a group's last beat to its sum (``"none"``); 2 cycles from
+    the edge accepting a row's last beat to ``y`` (``"fp16"``: the group-sum register, then the
+    multiply-shift-accumulate stage). *Throughput*: one beat (4*P weights) per cycle while ``o`` is ready;
+    a row of K weights takes K / (4*P) cycles (:meth:`TernaryParams.cycles_per_row`), back to back.
+    A result not taken stalls the engine (``i.ready`` low).
 
     Sherry decode per block (``z`` zero position, ``s`` sign, ``b0``/``b1`` relative signs)::
 
         x0 = (z <= 0) ? a1 : a0;  x1 = (z <= 1) ? a2 : a1;  x2 = (z <= 2) ? a3 : a2
         t = x0 + (b0 ? -x1 : x1) + (b1 ? -x2 : x2);   block = s ? -t : t
+
+    FP16 epilogue per group (``acc_width`` x 11-bit multiplier, 0-29 barrel shift, ``out_width`` adder)::
+
+        mant = frac | (exp != 0) << 10;  shift = max(exp - 1, 0)
+        R += (-1)**sign * (acc_g * mant) << shift        # exact: every FP16 value is k * 2**-24
+
+    An infinite or NaN scale (exponent 31) is outside the contract (the model rejects it).
     """
 
-    def __init__(self, *, lanes: int = 8, packing: str = "sherry", group_size: int = 128):
-        self._p = TernaryParams(lanes=lanes, packing=packing, group_size=group_size)
+    def __init__(self, *, lanes: int = 8, packing: str = "sherry", group_size: int = 128, epilogue: str = "fp16",
+                 max_k: int = 65536):
+        self._p = TernaryParams(lanes=lanes, packing=packing, group_size=group_size, epilogue=epilogue,
+                                max_k=max_k)
         p = self._p
+        fields = {"codes": p.code_bits, "acts": data.ArrayLayout(signed(8), p.weights_per_beat)}
+        if p.epilogue == "fp16":
+            fields.update(scale=16, bias=16)
+            out = {"y": signed(p.out_width)}
+        else:
+            out = {"acc": signed(p.acc_width), "last": 1}
         super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "codes": p.code_bits, "acts": data.ArrayLayout(signed(8), p.weights_per_beat), "last": 1}))),
-            "o": Out(stream.Signature(data.StructLayout({"acc": signed(p.acc_width), "last": 1}))),
+            "i": In(stream.Signature(data.StructLayout({**fields, "last": 1}))),
+            "o": Out(stream.Signature(data.StructLayout(out))),
         })
 
     @classmethod
     def from_params(cls, p: TernaryParams) -> TernaryEngine:
-        return cls(lanes=p.lanes, packing=p.packing, group_size=p.group_size)
+        return cls(lanes=p.lanes, packing=p.packing, group_size=p.group_size, epilogue=p.epilogue, max_k=p.max_k)
 
     @property
     def params(self) -> TernaryParams:
@@ -93,8 +130,10 @@ class TernaryEngine(wiring.Component):
         m = Module()
         p = self._p
         codes, acts = self.i.payload.codes, self.i.payload.acts
-        advance = Signal()
-        m.d.comb += [advance.eq(~self.o.valid | self.o.ready), self.i.ready.eq(advance)]
+        advance = Signal()  # the group-sum register can take a new sum this cycle
+        if p.epilogue == "none":
+            m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        m.d.comb += self.i.ready.eq(advance)
 
         terms = []
         if p.packing == "sherry":
@@ -154,12 +193,51 @@ class TernaryEngine(wiring.Component):
             a_end.eq(a_count == p.beats_per_group - 1 if p.beats_per_group > 1 else Const(1, 1)),
         ]
         take = advance & self.i.valid
-        with m.If(advance & self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+        if p.epilogue == "none":
+            with m.If(advance & self.o.ready):
+                m.d.sync += self.o.valid.eq(0)
+            with m.If(take):
+                with m.If(a_end):
+                    m.d.sync += [self.o.payload.acc.eq(a_new), self.o.payload.last.eq(self.i.payload.last),
+                                 self.o.valid.eq(1), a_count.eq(0)]
+                with m.Else():
+                    m.d.sync += [a_acc.eq(a_new), a_count.eq(a_count + 1)]
+            return m
+
+        # group-sum register (g_) and the exact FP16 multiply-shift-accumulate stage (e_)
+        g_valid, g_last = Signal(), Signal()
+        g_acc = Signal(signed(p.acc_width))
+        g_scale, g_bias = Signal(16), Signal(16)
+        e_row = Signal(signed(p.out_width))
+        e_take = Signal()
+        m.d.comb += [e_take.eq(g_valid & (~g_last | ~self.o.valid | self.o.ready)),
+                     advance.eq(~g_valid | e_take)]
         with m.If(take):
             with m.If(a_end):
-                m.d.sync += [self.o.payload.acc.eq(a_new), self.o.payload.last.eq(self.i.payload.last),
-                             self.o.valid.eq(1), a_count.eq(0)]
+                m.d.sync += [g_acc.eq(a_new), g_scale.eq(self.i.payload.scale), g_bias.eq(self.i.payload.bias),
+                             g_last.eq(self.i.payload.last), a_count.eq(0)]
             with m.Else():
                 m.d.sync += [a_acc.eq(a_new), a_count.eq(a_count + 1)]
+        with m.If(advance):
+            m.d.sync += g_valid.eq(take & a_end)
+
+        s_neg, s_mant, s_shift = _fp16_fixed(m, g_scale, "e_scale")
+        b_neg, b_mant, b_shift = _fp16_fixed(m, g_bias, "e_bias")
+        e_mul = Signal(signed(p.acc_width + 12))
+        e_prod = Signal(signed(p.out_width))
+        e_bias = Signal(signed(p.out_width))
+        e_sum = Signal(signed(p.out_width))
+        m.d.comb += [
+            e_mul.eq(g_acc * s_mant),
+            e_prod.eq(Mux(s_neg, -(e_mul << s_shift), e_mul << s_shift)),
+            e_bias.eq(Mux(b_neg, -(b_mant << b_shift), b_mant << b_shift)),
+            e_sum.eq(e_row + e_prod),
+        ]
+        with m.If(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(e_take):
+            with m.If(g_last):
+                m.d.sync += [self.o.payload.y.eq(e_sum + e_bias), self.o.valid.eq(1), e_row.eq(0)]
+            with m.Else():
+                m.d.sync += e_row.eq(e_sum)
         return m

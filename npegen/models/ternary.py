@@ -14,7 +14,14 @@ Package conventions (pinned where the sources leave them open):
 * activations: per token ``s = 127 / max(|x|, 1e-5)``, ``q = clip(rint(x*s), -128, 127)`` (rint: half to
   even), as bitnet.cpp's ``quantize_row_i8_s`` with its rounding made explicit;
 * GEMV epilogue, in this order, float32: exact int per group -> times the group scale -> summed over the
-  groups (left to right) -> divided by the activation scale -> plus the optional bias.
+  groups (left to right) -> divided by the activation scale -> plus the optional bias
+  (:func:`ternary_gemv`, the software reference);
+* hardware epilogue (:func:`ternary_gemv_fixed`, what the engine computes): group scales and the bias in
+  FP16 (IEEE binary16, as STQ1_0 stores its scale), every product ``acc_g * alpha_g`` and the bias added
+  *exactly* into a fixed-point row accumulator whose LSB is 2**-24 (the smallest FP16 subnormal, so every
+  FP16 value is an integer there). Nothing is rounded; the activation scale is applied by the consumer,
+  ``y = Y * 2**-24 / x_scale``. The bias is therefore in accumulator units (``beta = b * x_scale`` for an
+  output-domain bias ``b``; for a static activation scale that is a constant).
 """
 
 from __future__ import annotations
@@ -42,6 +49,10 @@ __all__ = [
     "quantize_activations",
     "ternary_accumulate",
     "ternary_gemv",
+    "ternary_gemv_fixed",
+    "fp16_to_fixed",
+    "FIXED_FRAC_BITS",
+    "EPILOGUES",
     "bits_per_weight",
     "PACKINGS",
     "TernaryParams",
@@ -359,10 +370,66 @@ def ternary_gemv(codes, scales, x_q, x_scale, bias=None, group_size: int = 128) 
     return y
 
 
+#: Fractional bits of the hardware epilogue's fixed point: FP16's smallest subnormal is 2**-24.
+FIXED_FRAC_BITS = 24
+#: Largest ``|x| * 2**24`` of a finite FP16 value (65504 * 2**24) - fits 41 signed bits.
+_FP16_MAX_FIXED = 65504 << FIXED_FRAC_BITS
+
+
+def _fp16(x, name: str) -> np.ndarray:
+    """``x`` rounded once to FP16 (nearest, ties to even); non-finite values (also after rounding) rejected."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiu" or a.dtype == np.bool_:
+        raise TypeError(f"{name} must be a real-valued array, not dtype {a.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is reported below, with the value
+        h = a.astype(np.float64).astype(np.float16) if a.dtype != np.float16 else a
+    if not np.isfinite(h).all():
+        bad = a.ravel()[np.flatnonzero(~np.isfinite(h))[0]]
+        raise ValueError(f"{name} must be finite in FP16 (|x| <= 65504); got {bad}")
+    return h
+
+
+def fp16_to_fixed(x) -> np.ndarray:
+    """Exact ``x * 2**24`` of FP16 values (other floats are first rounded to FP16): int64, same shape.
+
+    This is the hardware decode: ``mant = frac | (exp != 0) << 10``, ``shift = max(exp - 1, 0)``,
+    ``value = (-1)**sign * mant << shift``.
+    """
+    h = _fp16(x, "x")
+    f = np.ascontiguousarray(h).view(np.uint16).astype(np.int64)
+    e = (f >> 10) & 31
+    mant = (f & 1023) | ((e > 0).astype(np.int64) << 10)
+    v = mant << np.maximum(e - 1, 0)
+    return np.where(f >> 15 == 1, -v, v)
+
+
+def ternary_gemv_fixed(codes, scales, x_q, bias=None, group_size: int = 128) -> np.ndarray:
+    """The engine's exact epilogue: ``Y[n] = sum_g acc[n,g] * fp16(scales[n,g]) + fp16(bias[n])`` in units
+    of 2**-24, with no rounding (see the module docstring): Python ints, object array [N].
+
+    ``float(Y) * 2**-24 / x_scale`` approximates :func:`ternary_gemv` with an output-domain bias
+    ``b = fp16(bias) / x_scale``; the two differ only by the float32 roundings of the latter.
+    """
+    acc = ternary_accumulate(codes, x_q, group_size)
+    alpha = fp16_to_fixed(_fp16(scales, "scales"))
+    if alpha.shape != acc.shape:
+        raise ValueError(f"scales must have shape {acc.shape}, not {alpha.shape}")
+    prod = acc.astype(object) * alpha.astype(object)  # Python ints: |alpha| < 2**41 times a wide group sum
+    y = prod.sum(axis=1) if acc.shape[1] else np.zeros(acc.shape[0], dtype=object)
+    if bias is not None:
+        b = fp16_to_fixed(_fp16(bias, "bias"))
+        if b.shape != y.shape:
+            raise ValueError(f"bias must have shape {y.shape}, not {b.shape}")
+        y = y + b.astype(object)
+    return y
+
+
 # ---- the engine's design point and beat-level model -------------------------------------------------------
 
 #: Weight packings the engine decodes: Sherry 5-bit blocks of 4, I2_S 2-bit weights, TL2 5-bit triples.
 PACKINGS = ("sherry", "i2s", "tl2")
+#: Engine epilogues: exact FP16-scaled fixed-point row sums, or the raw group sums.
+EPILOGUES = ("fp16", "none")
 
 
 @dataclass(frozen=True)
@@ -377,7 +444,14 @@ class TernaryParams:
         How the beat's 4*P weights arrive: P 5-bit Sherry codes; 4*P 2-bit I2_S codes (0 = -1, 1 = 0,
         2 = +1); or 4*P/3 TL2 triples, 5 bits each (sign, |9*w0 + 3*w1 + w2|) - TL2 needs P % 3 == 0.
     group_size : int
-        Weights per accumulated group along K, a multiple of 4*P (4 to 65536): one result per group.
+        Weights per accumulated group along K, a multiple of 4*P (4 to 65536): one group sum per group.
+    epilogue : {"fp16", "none"}
+        ``"fp16"``: each group sum is multiplied by its FP16 scale and added, with the FP16 bias, exactly
+        into a fixed-point row accumulator (LSB 2**-24, :func:`ternary_gemv_fixed`); one result per row.
+        ``"none"``: the raw group sums are the output (:func:`ternary_accumulate`).
+    max_k : int
+        Longest row (weights along K, ``group_size`` to 2**24) the row accumulator holds
+        without overflow; sizes :attr:`out_width` (only with the ``"fp16"`` epilogue).
 
     Raises
     ------
@@ -388,6 +462,8 @@ class TernaryParams:
     lanes: int = 8
     packing: str = "sherry"
     group_size: int = 128
+    epilogue: str = "fp16"
+    max_k: int = 65536
 
     def __post_init__(self) -> None:
         lanes = check_int("lanes", self.lanes, 1, 64)
@@ -399,8 +475,12 @@ class TernaryParams:
         g = check_int("group_size", self.group_size, 4, 65536)
         if g % (4 * lanes):
             raise ValueError(f"group_size ({g}) must be a multiple of the {4 * lanes} weights per beat")
+        if not isinstance(self.epilogue, str) or self.epilogue not in EPILOGUES:
+            raise ValueError(f"epilogue must be one of {EPILOGUES}, not {self.epilogue!r}")
+        max_k = check_int("max_k", self.max_k, g, 1 << 24, context=" (the longest row)")
         object.__setattr__(self, "lanes", lanes)
         object.__setattr__(self, "group_size", g)
+        object.__setattr__(self, "max_k", max_k)
 
     @property
     def weights_per_beat(self) -> int:
@@ -417,8 +497,25 @@ class TernaryParams:
 
     @property
     def latency(self) -> int:
-        """Cycles from the edge accepting a group's last beat to its sum on the output."""
-        return 1
+        """Cycles from the edge accepting a group's (``"none"``) or a row's (``"fp16"``) last beat to its
+        result on the output."""
+        return 2 if self.epilogue == "fp16" else 1
+
+    def cycles_per_row(self, k: int) -> int:
+        """Cycles a row of ``k`` weights occupies the engine at full rate: one beat of 4*P weights per cycle."""
+        k = check_int("k", k, self.group_size, 1 << 30)
+        if k % self.group_size:
+            raise ValueError(f"K ({k}) must be a multiple of group_size ({self.group_size})")
+        return k // self.weights_per_beat
+
+    @property
+    def out_width(self) -> int:
+        """Signed width of an output word: :attr:`acc_width` without epilogue, else the row accumulator's,
+        bounded by ``(ceil(max_k/group_size) + 1) * 2**(acc_width-1) * 65504 * 2**24``."""
+        if self.epilogue == "none":
+            return self.acc_width
+        bound = (-(-self.max_k // self.group_size) + 1) * (1 << (self.acc_width - 1)) * _FP16_MAX_FIXED
+        return bound.bit_length() + 1
 
     @property
     def acc_width(self) -> int:
@@ -428,17 +525,19 @@ class TernaryParams:
 
     @property
     def tag(self) -> str:
-        return f"{self.packing}_p{self.lanes}_g{self.group_size}"
+        return f"{self.packing}_p{self.lanes}_g{self.group_size}" + ("" if self.epilogue == "fp16" else "_raw")
 
     def to_env(self) -> dict[str, str]:
         return {"PARAM_LANES": str(self.lanes), "PARAM_PACKING": self.packing,
-                "PARAM_GROUP_SIZE": str(self.group_size)}
+                "PARAM_GROUP_SIZE": str(self.group_size), "PARAM_EPILOGUE": self.epilogue,
+                "PARAM_MAX_K": str(self.max_k)}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TernaryParams:
         env = os.environ if env is None else env
         return cls(lanes=int(env["PARAM_LANES"]), packing=env["PARAM_PACKING"],
-                   group_size=int(env["PARAM_GROUP_SIZE"]))
+                   group_size=int(env["PARAM_GROUP_SIZE"]), epilogue=env["PARAM_EPILOGUE"],
+                   max_k=int(env["PARAM_MAX_K"]))
 
 
 def beat_codes(p: TernaryParams, trits) -> np.ndarray:
@@ -465,9 +564,14 @@ def beat_codes(p: TernaryParams, trits) -> np.ndarray:
     return words
 
 
-def ref_ternary_engine(p: TernaryParams, trits, x_q) -> np.ndarray:
-    """Group sums the engine emits for rows ``trits`` [N, K] against activations ``x_q`` [K]: int64
-    [N, K/group_size] - :func:`ternary_accumulate` of the same weights, for any packing."""
+def ref_ternary_engine(p: TernaryParams, trits, x_q, scales=None, bias=None) -> np.ndarray:
+    """What the engine emits for rows ``trits`` [N, K] against activations ``x_q`` [K], for any packing.
+
+    Epilogue ``"none"``: the group sums, int64 [N, K/group_size] (= :func:`ternary_accumulate`).
+    Epilogue ``"fp16"``: one word per row, :func:`ternary_gemv_fixed` with ``scales`` [N, K/group_size]
+    and the optional ``bias`` [N] (both rounded to FP16), wrapped to :attr:`TernaryParams.out_width` bits
+    (it only wraps for K > ``max_k``): Python ints, object array [N].
+    """
     t = _check_trits(trits).astype(np.int64)
     x = np.asarray(x_q)
     if x.dtype != np.int8:
@@ -475,4 +579,19 @@ def ref_ternary_engine(p: TernaryParams, trits, x_q) -> np.ndarray:
     n, k = t.shape
     if k % p.group_size or x.shape != (k,):
         raise ValueError(f"K ({k}) must be a multiple of group_size ({p.group_size}) and x_q of shape ({k},)")
-    return (t * x.astype(np.int64)).reshape(n, k // p.group_size, p.group_size).sum(axis=-1)
+    acc = (t * x.astype(np.int64)).reshape(n, k // p.group_size, p.group_size).sum(axis=-1)
+    if p.epilogue == "none":
+        return acc
+    if scales is None:
+        raise ValueError("the fp16 epilogue needs scales [N, K/group_size]")
+    alpha = fp16_to_fixed(_fp16(scales, "scales"))
+    if alpha.shape != acc.shape:
+        raise ValueError(f"scales must have shape {acc.shape}, not {alpha.shape}")
+    y = (acc.astype(object) * alpha.astype(object)).sum(axis=1)
+    if bias is not None:
+        b = fp16_to_fixed(_fp16(bias, "bias"))
+        if b.shape != (n,):
+            raise ValueError(f"bias must have shape ({n},), not {b.shape}")
+        y = y + b.astype(object)
+    w = p.out_width
+    return np.array([((int(v) + (1 << (w - 1))) % (1 << w)) - (1 << (w - 1)) for v in y], dtype=object)

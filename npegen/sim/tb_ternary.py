@@ -1,20 +1,24 @@
 """cocotb testbench of :class:`npegen.hw.ternary.TernaryEngine`, bit-exact against
-:func:`npegen.models.ternary.ref_ternary_engine` (= ``ternary_accumulate``).
+:func:`npegen.models.ternary.ref_ternary_engine`: the exact FP16-epilogue row sums of
+``ternary_gemv_fixed`` (epilogue ``"fp16"``) or the group sums of ``ternary_accumulate`` (``"none"``).
 
 Design point in ``PARAM_*`` (:meth:`TernaryParams.to_env`), seed in ``NPEGEN_SEED``. One coroutine drives
-beats and takes sums at the falling clock edge, applying its own idle and back-pressure pattern.
+beats and takes results at the falling clock edge, applying its own idle and back-pressure pattern.
 
 Tests
 -----
 test_every_code_with_extreme_activations
     Every weight code of the packing in every lane position, against activations drawn from
-    {-128, 127, -1, 0, 1} and random values.
+    {-128, 127, -1, 0, 1}, random values, all -128 and all 127; FP16 scales include subnormals, the
+    largest finite value, negative values and zero.
 test_random_gemv
-    Random rows (Sherry: quantised from Gaussian weights) of K = ``NPEGEN_K`` (default 2048) against
-    random int8 activations, with idle beats and back-pressure.
+    Random rows (Sherry: quantised from Gaussian weights, with their own scales) of K = ``NPEGEN_K``
+    (default 2048) against random int8 activations and a random bias, with idle beats and back-pressure;
+    Sherry rows are also checked against the public ``ternary_gemv_fixed`` / ``ternary_accumulate``.
 test_cycles_per_row
-    With ``o`` always ready and no idle beats, a row of K weights takes exactly K / (4*P) cycles and its
-    last sum appears 1 cycle after its last beat.
+    With ``o`` always ready and no idle beats, rows are accepted back to back, one beat per cycle
+    (``TernaryParams.cycles_per_row``), and each result appears ``latency`` cycles after the beat that
+    completes it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,16 @@ import os
 import cocotb
 import numpy as np
 
-from ..models.ternary import TernaryParams, beat_codes, ref_ternary_engine, sherry_quantize, unpack_sherry
+from ..models.ternary import (
+    TernaryParams,
+    beat_codes,
+    pack_sherry,
+    ref_ternary_engine,
+    sherry_quantize,
+    ternary_accumulate,
+    ternary_gemv_fixed,
+    unpack_sherry,
+)
 from .util import pack_fields, rng_from_env, start
 
 TOPLEVEL = "ternary"
@@ -35,52 +48,86 @@ async def _start(dut) -> TernaryParams:
     return TernaryParams.from_env()
 
 
-async def run_rows(dut, p: TernaryParams, trits: np.ndarray, x: np.ndarray, rng=None, p_idle=0.0, p_stall=0.0):
-    """Stream every row of ``trits`` against ``x``; return (sums [N, K/g], accept cycles, sum cycles)."""
-    from cocotb.triggers import FallingEdge
+def _fp16_bits(a) -> np.ndarray:
+    return np.asarray(np.asarray(a, dtype=np.float64).astype(np.float16)).view(np.uint16).astype(np.int64)
+
+
+def _signed(v: int, w: int) -> int:
+    v &= (1 << w) - 1
+    return v - (1 << w) if v >> (w - 1) else v
+
+
+async def run_rows(dut, p: TernaryParams, trits: np.ndarray, x: np.ndarray, scales=None, bias=None, rng=None,
+                   p_idle=0.0, p_stall=0.0):
+    """Stream every row of ``trits`` against ``x`` (with FP16 ``scales`` [N, K/g] and ``bias`` [N] for the
+    fp16 epilogue); return (results, accept cycles, result cycles): results are int64 group sums
+    [N, K/g] (epilogue "none") or one Python int per row (object [N])."""
+    from cocotb.triggers import FallingEdge, Timer
 
     n, k = trits.shape
-    wpb = p.weights_per_beat
+    wpb, nb = p.weights_per_beat, k // p.weights_per_beat
     words = beat_codes(p, trits)
-    acts = [pack_fields(x[b * wpb:(b + 1) * wpb].tolist(), [8] * wpb) for b in range(k // wpb)]
-    layout_codes = p.code_bits
-    beats = [int(words[r, b]) | (acts[b] << layout_codes) | (int(b == k // wpb - 1) << (layout_codes + 8 * wpb))
-             for r in range(n) for b in range(k // wpb)]
-    want = n * (k // p.group_size)
-    sums, acc_cycles, sum_cycles = [], [], []
-    w_acc = p.acc_width
-    t, cycle, prev_ready = 0, 0, 1
+    acts = [pack_fields(x[b * wpb:(b + 1) * wpb].tolist(), [8] * wpb) for b in range(nb)]
+    fp16 = p.epilogue == "fp16"
+    if fp16:
+        sb = _fp16_bits(scales if scales is not None else np.ones((n, k // p.group_size)))
+        bb = _fp16_bits(bias if bias is not None else np.zeros(n))
+    beats = []
+    for r in range(n):
+        for b in range(nb):
+            vals, widths = [int(words[r, b]), acts[b]], [p.code_bits, 8 * wpb]
+            if fp16:
+                vals += [int(sb[r, b * wpb // p.group_size]), int(bb[r])]
+                widths += [16, 16]
+            beats.append(pack_fields(vals + [int(b == nb - 1)], widths + [1]))
+    want = n if fp16 else n * (k // p.group_size)
+    w_out = p.out_width
+    results, acc_cycles, out_cycles = [], [], []
+    t, cycle = 0, 0
     rnd = rng.random if rng is not None else None
-    while len(sums) < want:
+    while len(results) < want:
         o_valid = int(dut.o__valid.value)
         ready = 0 if (rnd is not None and p_stall and rnd() < p_stall) else 1
         if o_valid and ready:
-            v = dut.o__payload.value.to_unsigned() & ((1 << w_acc) - 1)
-            sums.append(v - (1 << w_acc) if v >> (w_acc - 1) else v)
-            sum_cycles.append(cycle)
+            results.append(_signed(dut.o__payload.value.to_unsigned(), w_out))
+            out_cycles.append(cycle)
         offer = t < len(beats) and not (rnd is not None and p_idle and rnd() < p_idle)
-        assert int(dut.i__ready.value) == int((not o_valid) or prev_ready)
         dut.o__ready.value = ready
+        await Timer(1, unit="ns")  # i.ready follows o.ready combinationally: let it settle (clock low phase)
+        in_ready = int(dut.i__ready.value)
+        if not fp16:
+            assert in_ready == int((not o_valid) or ready), "i.ready is not o.ready passed through"
         dut.i__valid.value = int(offer)
         if offer:
             dut.i__payload.value = beats[t]
-            if not o_valid or ready:
+            if in_ready:
                 acc_cycles.append(cycle)
                 t += 1
-        prev_ready = ready
         await FallingEdge(dut.clk)
         cycle += 1
         if cycle > 50 * (len(beats) + 100):
-            raise AssertionError(f"{len(sums)} of {want} sums after {cycle} cycles")
-    return np.array(sums, dtype=np.int64).reshape(n, -1), acc_cycles, sum_cycles
+            raise AssertionError(f"{len(results)} of {want} results after {cycle} cycles")
+    if fp16:
+        return np.array(results, dtype=object), acc_cycles, out_cycles
+    return np.array(results, dtype=np.int64).reshape(n, -1), acc_cycles, out_cycles
 
 
 def _check(got, want, label, p):
+    got, want = np.asarray(got), np.asarray(want)
     bad = np.argwhere(got != want)
     if bad.size:
-        r, g = bad[0]
-        raise AssertionError(f"{label}: {len(bad)} of {want.size} group sums differ; first row {r} group {g}: "
-                             f"rtl {got[r, g]}, model {want[r, g]} ({p.tag})")
+        i = tuple(bad[0])
+        raise AssertionError(f"{label}: {len(bad)} of {want.size} results differ; first at {i}: "
+                             f"rtl {got[i]}, model {want[i]} ({p.tag})")
+
+
+def _corner_scales(rng, n: int, groups: int) -> np.ndarray:
+    """Random FP16 scales with subnormals, the largest finite value, a negative value and zero mixed in."""
+    s = rng.uniform(0.001, 4.0, (n, groups))
+    corners = [2.0**-24, 1023 * 2.0**-24, 2.0**-14, 65504.0, -0.75, 0.0, 1.0]
+    for j, c in enumerate(corners):
+        s[j % n, (j // n) % groups] = c
+    return s
 
 
 def _all_codes_rows(p: TernaryParams, k: int, rng) -> np.ndarray:
@@ -105,11 +152,13 @@ async def test_every_code_with_extreme_activations(dut):
     rng = rng_from_env(1)
     k = p.group_size * max(1, 256 // p.group_size)
     trits = _all_codes_rows(p, k, rng)
+    n, groups = trits.shape[0], k // p.group_size
     for x in (rng.choice(np.array([-128, 127, -1, 0, 1]), k), rng.integers(-128, 128, k),
               np.full(k, -128), np.full(k, 127)):
         x = x.astype(np.int8)
-        got, _, _ = await run_rows(dut, p, trits, x)
-        _check(got, ref_ternary_engine(p, trits, x), "every code", p)
+        scales, bias = _corner_scales(rng, n, groups), rng.uniform(-100, 100, n)
+        got, _, _ = await run_rows(dut, p, trits, x, scales, bias)
+        _check(got, ref_ternary_engine(p, trits, x, scales, bias), "every code", p)
     dut._log.info("every code, extreme activations: bit-exact (%s)", p.tag)
 
 
@@ -121,12 +170,20 @@ async def test_random_gemv(dut):
     k -= k % p.group_size  # whole groups (TL2 groups are multiples of 24 weights)
     n = int(os.environ.get("NPEGEN_ROWS", "8"))
     if p.packing == "sherry":
-        trits, _ = sherry_quantize(rng.standard_normal((n, k)), group_size=p.group_size)
+        trits, scales = sherry_quantize(rng.standard_normal((n, k)), group_size=p.group_size)
     else:
         trits = rng.integers(-1, 2, (n, k)).astype(np.int8)
+        scales = rng.uniform(0.01, 0.1, (n, k // p.group_size))
     x = rng.integers(-128, 128, k).astype(np.int8)
-    got, _, _ = await run_rows(dut, p, trits, x, rng=rng, p_idle=0.1, p_stall=0.2)
-    _check(got, ref_ternary_engine(p, trits, x), f"random GEMV {n}x{k}", p)
+    bias = rng.standard_normal(n)
+    got, _, _ = await run_rows(dut, p, trits, x, scales, bias, rng=rng, p_idle=0.1, p_stall=0.2)
+    want = ref_ternary_engine(p, trits, x, scales, bias)
+    _check(got, want, f"random GEMV {n}x{k}", p)
+    if p.packing == "sherry":  # the public model functions, on the packed codes
+        codes = pack_sherry(trits)
+        public = (ternary_gemv_fixed(codes, scales, x, bias, p.group_size) if p.epilogue == "fp16"
+                  else ternary_accumulate(codes, x, p.group_size))
+        _check(got, public, f"random GEMV {n}x{k} vs the public model", p)
     dut._log.info("random GEMV %dx%d with idle beats and back-pressure: bit-exact (%s)", n, k, p.tag)
 
 
@@ -135,15 +192,22 @@ async def test_cycles_per_row(dut):
     p = await _start(dut)
     rng = rng_from_env(3)
     k = p.group_size * 4
-    rows = _all_codes_rows(p, k, rng)
-    trits = np.concatenate([rows, rows])[:2]
+    trits = np.concatenate([_all_codes_rows(p, k, rng)] * 3)[:3]
     x = rng.integers(-128, 128, k).astype(np.int8)
-    got, acc, sums = await run_rows(dut, p, trits, x)
-    _check(got, ref_ternary_engine(p, trits, x), "cycle run", p)
-    beats_per_row = k // p.weights_per_beat
-    assert acc == list(range(acc[0], acc[0] + 2 * beats_per_row)), "the engine inserted bubbles"
-    ends = acc[beats_per_row - 1], acc[2 * beats_per_row - 1]
-    assert sums[p.group_size * 4 // p.group_size - 1] - ends[0] == 1 and sums[-1] - ends[1] == 1
+    scales = rng.uniform(0.01, 1.0, (3, 4))
+    got, acc, outs = await run_rows(dut, p, trits, x, scales)
+    _check(got, ref_ternary_engine(p, trits, x, scales), "cycle run", p)
+    per_row = p.cycles_per_row(k)
+    assert acc == list(range(acc[0], acc[0] + 3 * per_row)), f"the engine inserted bubbles ({p.tag})"
+    wpb = p.weights_per_beat
+    if p.epilogue == "fp16":  # a row's result follows its last beat
+        ends = [acc[(r + 1) * per_row - 1] for r in range(3)]
+    else:  # a group's sum follows the group's last beat
+        ends = [acc[(j + 1) * p.group_size // wpb - 1] for j in range(3 * k // p.group_size)]
+    lat = [o - e for o, e in zip(outs, ends, strict=True)]
+    assert lat == [p.latency] * len(ends), f"result latency {lat}, documented {p.latency} ({p.tag})"
+    dut._log.info("3 rows of K=%d in %d cycles each, results %d cycle(s) after the last beat (%s)", k, per_row,
+                  p.latency, p.tag)
 
 
 def verify_ternary(params: TernaryParams | None = None, *, sim: str | None = None, seed: int | None = None,

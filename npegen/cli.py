@@ -189,6 +189,48 @@ def _ternary_verify(p, *, n_random=None, **kw):
     return verify_ternary(p, **kw)
 
 
+def _ramp_add(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("ramp-adc design point")
+    g.add_argument("--fn", default="sigmoid", help="sigmoid | tanh | hardsigmoid | gelu | silu (default sigmoid)")
+    g.add_argument("--bits", type=int, default=5, help="output code bits N, 1..10 (default 5)")
+    g.add_argument("--in-bits", type=int, default=10, help="signed input code width, 2..16 (default 10)")
+    g.add_argument("--in-lsb", type=float, default=1 / 64, help="value of one input code step (default 1/64)")
+    g.add_argument("--y-range", default=None, help="LO,HI output range (default: the function's natural range)")
+    g.add_argument("--cols", type=int, default=8, help="columns converted in parallel, 1..256 (default 8)")
+    g.add_argument("--ramp", default="rom", help="rom (threshold ROM) | accumulator (offset + step ROM)")
+    g.add_argument("--column", default="latch", help="latch (shared counter/LUT) | counter (per column)")
+    g.add_argument("--lut", default="auto", help="auto | yes | no: code lookup table (auto: only if non-monotone)")
+
+
+def _ramp_params(a: argparse.Namespace):
+    from .models.ramp_adc import RampAdcParams
+
+    yr = getattr(a, "y_range", None)
+    if yr is not None:
+        try:
+            lo, hi = (float(v) for v in str(yr).split(","))
+        except ValueError:
+            raise ValueError(f"--y-range must be LO,HI (two numbers), not {yr!r}") from None
+        yr = (lo, hi)
+    lut = {"auto": None, "yes": True, "no": False}.get(getattr(a, "lut", "auto"), "bad")
+    if lut == "bad":
+        raise ValueError(f"--lut must be auto, yes or no, not {a.lut!r}")
+    return RampAdcParams(fn=a.fn, n_bits=a.bits, in_bits=a.in_bits, in_lsb=a.in_lsb, y_range=yr, lut=lut,
+                         n_cols=a.cols, ramp=a.ramp, column=a.column)
+
+
+def _ramp_component(p):
+    from .hw.ramp_adc import RampAdc
+
+    return RampAdc.from_params(p)
+
+
+def _ramp_verify(p, *, n_random=None, **kw):
+    from .sim.tb_ramp_adc import verify_ramp_adc
+
+    return verify_ramp_adc(p, **kw)
+
+
 BLOCKS: dict[str, Block] = {
     "int-mac": Block("int-mac", lambda p: "int_mac", "signed INT MAC lane (baseline)", _int_mac_add,
                      _int_mac_params, _int_mac_component, _int_mac_verify),
@@ -196,6 +238,8 @@ BLOCKS: dict[str, Block] = {
                       _simd_add, _simd_params, _simd_component, _simd_verify),
     "ternary": Block("ternary", lambda p: "ternary", "ternary GEMV engine (Sherry 1.25-bit, I2_S, TL2)",
                      _ternary_add, _ternary_params, _ternary_component, _ternary_verify),
+    "ramp-adc": Block("ramp-adc", lambda p: "ramp_adc", "ramp-ADC nonlinearity (f(x) at the comparator flip)",
+                      _ramp_add, _ramp_params, _ramp_component, _ramp_verify),
     "decoder": Block("decoder", lambda p: f"decoder_{p.fmt.name}", "number-format decoder (code -> fields)",
                      _unit_add("decoder"), _unit_params("decoder"), _unit_component, _unit_verify),
     "encoder": Block("encoder", lambda p: f"encoder_{p.fmt.name}", "number-format encoder (fields -> code, RNE)",
@@ -366,6 +410,8 @@ DEMO_POINTS = [
                         dot=False, baseline=baseline)) for baseline in (False, True)],
     *[("ternary", dict(packing=pk, lanes=6, group_size=96, epilogue="none")) for pk in ("sherry", "i2s", "tl2")],
     ("ternary", dict(packing="sherry", lanes=6, group_size=96, epilogue="fp16")),
+    *[("ramp-adc", dict(fn=fn, bits=b, in_bits=10, in_lsb=1 / 64, y_range=None, cols=8, ramp="rom", column="latch",
+                        lut="auto")) for fn, b in (("sigmoid", 5), ("tanh", 5), ("sigmoid", 8), ("gelu", 5))],
 ]
 
 #: Demo verification per block: the quick cocotb tests for the engine (its full sweeps run in `make test`).

@@ -39,7 +39,9 @@ from .verilog import emit_verilog
 __all__ = ["SynthError", "SynthReport", "synthesize", "cache_dir", "SCRIPT_VERSION"]
 
 #: Bumped whenever the script below changes, so old cache entries are not reused.
-SCRIPT_VERSION = 2
+#: (3: ``proc; opt_clean -purge`` before ``synth_xilinx`` - without it ABC9's reintegration hits
+#: ``Assert count_id(wire->name) == 0`` in Yosys 0.70 on the ramp ADC's ROM-driven design.)
+SCRIPT_VERSION = 3
 
 _SCRIPT = """\
 read_verilog -sv {top}.v
@@ -52,6 +54,8 @@ abc -g cmos2
 opt_clean
 tee -q -o cmos.json stat -json -tech cmos
 design -load rtl
+proc
+opt_clean -purge
 synth_xilinx -family xcup -nodsp -noiopad -noclkbuf -top {top}
 tee -q -o xilinx.json stat -json
 """

@@ -26,7 +26,7 @@ import cocotb
 import numpy as np
 
 from ..models.ramp_adc import RampAdcParams
-from .util import pack_fields, rng_from_env, start
+from .util import pack_fields, record_measurement, rng_from_env, start
 
 TOPLEVEL = "ramp_adc"
 
@@ -110,6 +110,8 @@ async def test_all_inputs_back_to_back(dut):
     batches = _inputs(p, rng)
     got, takes, valids = await _run(dut, p, batches)
     _check(p, batches, got, takes, valids, "back to back")
+    record_measurement("ramp_adc.test_all_inputs_back_to_back", cycles=valids[-1] - (takes[0] - 1) + 1,
+                       conversions=len(batches))
     gaps = set(np.diff(takes).tolist())
     assert gaps <= {p.adc.cycles}, f"back-to-back starts taken every {sorted(gaps)} cycles, not {p.adc.cycles}"
     dut._log.info("%d inputs in %d conversions of %d cycles, back to back: all codes = convention (%s)",

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..models.formats import Format
 from ..models.simd_mac import SimdMacParams, SimdMacResult, ref_simd_mac
-from .util import pack_fields, rng_from_env, start
+from .util import pack_fields, record_measurement, rng_from_env, start
 
 TOPLEVEL = "simd_mac"
 
@@ -287,6 +287,11 @@ async def test_latency(dut):
     assert lat == {p.latency}, f"latency {sorted(lat)} cycles, documented {p.latency}"
     span = eng.accept_cycles[-1] - eng.accept_cycles[0] + 1
     assert span == len(a), f"{len(a)} beats took {span} cycles: the engine inserted bubbles"
+    ends = [i for i, lf in enumerate(last.tolist()) if lf]
+    lengths = [e - s for s, e in zip([-1] + ends[:-1], ends, strict=True)]
+    record_measurement("simd_mac.test_latency", cycles=eng.result_cycles[-1] - eng.accept_cycles[0] + 1,
+                       jobs=[[p.modes[int(mode[e])], p.out_lanes if p.dot else p.lanes(int(mode[e])), n]
+                             for e, n in zip(ends, lengths, strict=True)])
 
 
 def verify_simd_mac(params: SimdMacParams | None = None, *, sim: str | None = None, seed: int | None = None,

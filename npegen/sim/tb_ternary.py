@@ -38,7 +38,7 @@ from ..models.ternary import (
     ternary_gemv_fixed,
     unpack_sherry,
 )
-from .util import pack_fields, rng_from_env, start
+from .util import pack_fields, record_measurement, rng_from_env, start
 
 TOPLEVEL = "ternary"
 
@@ -206,6 +206,7 @@ async def test_cycles_per_row(dut):
         ends = [acc[(j + 1) * p.group_size // wpb - 1] for j in range(3 * k // p.group_size)]
     lat = [o - e for o, e in zip(outs, ends, strict=True)]
     assert lat == [p.latency] * len(ends), f"result latency {lat}, documented {p.latency} ({p.tag})"
+    record_measurement("ternary.test_cycles_per_row", cycles=outs[-1] - acc[0] + 1, rows=3, k=k)
     dut._log.info("3 rows of K=%d in %d cycles each, results %d cycle(s) after the last beat (%s)", k, per_row,
                   p.latency, p.tag)
 

@@ -51,3 +51,15 @@ async def start(dut, **idle: int) -> None:
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     await reset(dut)
     await FallingEdge(dut.clk)
+
+
+def record_measurement(test: str, **data) -> None:
+    """Append ``{"test": test, **data}`` as one JSON line to ``NPEGEN_MEASURE_FILE`` when it is set: the cycle
+    counts a testbench measured, for cross-checks outside the simulator (the estimator's tests)."""
+    path = os.environ.get("NPEGEN_MEASURE_FILE")
+    if not path:
+        return
+    import json
+
+    with open(path, "a") as f:
+        f.write(json.dumps({"test": test, **data}) + "\n")

@@ -1,0 +1,605 @@
+"""Cycle/energy estimator tied to npegen's RTL blocks: one call, ``estimate(design, workload) -> Result``.
+
+Cycle model (the same formulas the testbenches measure; ``tests/test_estimator_rtl.py`` checks them):
+
+* **SIMD MAC engine** (:class:`~npegen.models.simd_mac.SimdMacParams`): a dot product of length ``k`` in
+  mode ``f`` takes ``k`` beats and covers ``lanes(f)`` outputs; beats stream back to back, and the last
+  result comes ``stages`` cycles after the last beat. A job of dot products takes
+  ``sum(ceil(outputs / lanes) * k) + stages`` cycles (first beat to last result, both counted).
+* **Ternary engine** (:class:`~npegen.models.ternary.TernaryParams`): a row of ``k`` weights takes
+  ``k / (4P)`` beats (``k`` padded to whole groups); ``rows`` rows take ``rows * k/(4P) + latency``.
+* **INT MAC lanes**: ``ceil(outputs / lanes) * k + stages``.
+* **Ramp ADC** (:class:`~npegen.models.ramp_adc.RampADC`): ``n`` conversions of all columns back to back take
+  ``n * cycles + 2`` (``cycles`` per conversion, plus the edge that takes the first ``start`` and, as for
+  every block here, both the first and the last cycle counted).
+  A SAR ADC takes ``bits + 1`` cycles per conversion and is shared by ``cols_per_adc`` columns.
+
+Per layer, the engine's cycles are split into *ideal* (MACs / peak MACs per cycle), *mapping loss*
+(lanes, engines or crossbar rows/columns left idle by the layer's shape), *fill/drain* (pipeline latency
+once per job), *ADC/nonlinearity* time (crossbars, and digital sigmoid/tanh units), and *memory stall*:
+DRAM and SRAM transfers overlap computation (double buffering), so a layer takes
+``max(compute, dram, sram)`` cycles and the excess is the stall.
+
+Memory model (documented simplification, weight-stationary): every MAC reads its two operands from the
+register file; every weight is read from SRAM once per run and from DRAM once per run unless all the
+workload's weights fit in SRAM (then they are resident, loaded once and not counted per run); input
+activations are read from SRAM once per group of outputs the engines compute in parallel; outputs are
+written once; activations larger than the SRAM spill to DRAM (written and read back).
+
+Energy: MACs per precision from the :class:`~npegen.analysis.energy.EnergyTable`, register file, SRAM and
+DRAM per bit and operand, ADC conversions (ramp: one comparison per step plus the latch; SAR: ZigZag's
+formula), digital nonlinearities, and leakage over the run time. Every number has a table entry and a
+source (``Result.provenance``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from ..models._checks import check_int
+from ..models.int_mac import IntMacParams
+from ..models.ramp_adc import RampADC
+from ..models.simd_mac import SimdMacParams
+from ..models.ternary import TernaryParams
+from .energy import EnergyTable, nand2_area_um2
+from .workloads import Layer, Workload
+
+__all__ = ["Tech", "SimdArray", "TernaryArray", "IntMacArray", "CrossbarArray", "Memory", "Design", "Result",
+           "estimate", "default_design", "simd_job_cycles", "ternary_job_cycles", "int_mac_job_cycles",
+           "adc_job_cycles", "energy_breakdown", "scenario_table",
+           "design_from_dict", "load_design"]
+
+SIMD_PRECISIONS = ("fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "bf16")
+_ACT_BITS = {"fp4_e2m1": 4, "posit4_1": 4, "posit8_0": 8, "posit16_1": 16, "bf16": 16, "int8": 8, "ternary": 8,
+             "analog": 8}
+_WEIGHT_BITS = {"fp4_e2m1": 4, "posit4_1": 4, "posit8_0": 8, "posit16_1": 16, "bf16": 16, "int8": 8, "analog": 8}
+_TERNARY_BITS = {"sherry": 1.25, "i2s": 2.0, "tl2": 5 / 3}
+
+
+def _positive(name: str, v, what: str = "a number > 0") -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be {what}, not {v!r}")
+    return float(v)
+
+
+# ---- job cycle formulas (what the testbenches measure) ------------------------------------------------
+
+
+def simd_job_cycles(p: SimdMacParams, jobs: Sequence[tuple[str, int, int]]) -> int:
+    """Cycles of a stream of dot products ``(mode, outputs, k)`` on one SIMD MAC engine, first beat to last
+    result: ``sum(ceil(outputs / lanes(mode)) * k) + stages``."""
+    beats = 0
+    for mode, outputs, k in jobs:
+        if mode not in p.modes:
+            raise ValueError(f"mode {mode!r} is not one of the engine's modes {p.modes}")
+        lanes = 1 if p.dot else p.lanes(p.modes.index(mode))
+        beats += -(-outputs // lanes) * k
+    return beats + p.stages
+
+
+def ternary_job_cycles(p: TernaryParams, rows: int, k: int) -> int:
+    """Cycles of ``rows`` rows of ``k`` weights (padded to whole groups) on one ternary engine."""
+    kp = -(-k // p.group_size) * p.group_size
+    return rows * (kp // p.weights_per_beat) + p.latency
+
+
+def int_mac_job_cycles(p: IntMacParams, lanes: int, outputs: int, k: int) -> int:
+    """Cycles of ``outputs`` dot products of length ``k`` on ``lanes`` INT MAC lanes."""
+    return -(-outputs // lanes) * k + p.stages
+
+
+def adc_job_cycles(adc: RampADC, conversions: int) -> int:
+    """Cycles of ``conversions`` back-to-back ramp conversions (all columns in parallel), first ``start``
+    presented to last ``valid``, both counted."""
+    return conversions * adc.cycles + 2
+
+
+# ---- design description ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tech:
+    """Technology: node (nm), supply (V) and clock (MHz)."""
+
+    node_nm: float = 28.0
+    vdd: float = 0.9
+    clock_mhz: float = 1000.0
+
+    def __post_init__(self) -> None:
+        _positive("node_nm", self.node_nm)
+        _positive("vdd", self.vdd)
+        _positive("clock_mhz", self.clock_mhz)
+
+
+@dataclass(frozen=True)
+class SimdArray:
+    """``count`` SIMD MAC engines of one design point (:class:`SimdMacParams`)."""
+
+    count: int = 16
+    params: SimdMacParams = field(default_factory=SimdMacParams)
+
+    def __post_init__(self) -> None:
+        check_int("simd count", self.count, 1, 1 << 20)
+        if not isinstance(self.params, SimdMacParams):
+            raise TypeError(f"simd params must be SimdMacParams, not {self.params!r}")
+
+    def lanes(self, mode: str) -> int:
+        if mode not in self.params.modes:
+            raise ValueError(f"the SIMD engine has no mode {mode!r}; its modes are {self.params.modes}")
+        return 1 if self.params.dot else self.params.lanes(self.params.modes.index(mode))
+
+
+@dataclass(frozen=True)
+class TernaryArray:
+    """``count`` ternary GEMV engines (:class:`TernaryParams`)."""
+
+    count: int = 4
+    params: TernaryParams = field(default_factory=TernaryParams)
+
+    def __post_init__(self) -> None:
+        check_int("ternary count", self.count, 1, 1 << 20)
+        if not isinstance(self.params, TernaryParams):
+            raise TypeError(f"ternary params must be TernaryParams, not {self.params!r}")
+
+
+@dataclass(frozen=True)
+class IntMacArray:
+    """``lanes`` INT MAC lanes (:class:`IntMacParams`)."""
+
+    lanes: int = 64
+    params: IntMacParams = field(default_factory=IntMacParams)
+
+    def __post_init__(self) -> None:
+        check_int("int-mac lanes", self.lanes, 1, 1 << 20)
+
+
+@dataclass(frozen=True)
+class CrossbarArray:
+    """``count`` analog crossbars of ``rows`` x ``cols`` differential cells with column ADCs.
+
+    ``adc="ramp"``: the ramp-ADC nonlinearity, one ramp shared by ``cols_per_ramp`` columns, every column its
+    own comparator (all columns convert in parallel, ``2**bits - 1`` cycles). ``adc="sar"``: a SAR ADC per
+    ``cols_per_adc`` columns (``bits + 1`` cycles each, time-multiplexed) plus a digital nonlinearity unit.
+    """
+
+    count: int = 4
+    rows: int = 128
+    cols: int = 128
+    adc_bits: int = 5
+    adc: str = "ramp"
+    cols_per_ramp: int = 128
+    cols_per_adc: int = 8
+    read_cycles: int = 1
+    nl_units: int = 8
+
+    def __post_init__(self) -> None:
+        check_int("crossbar count", self.count, 1, 1 << 20)
+        check_int("crossbar rows", self.rows, 1, 1 << 16)
+        check_int("crossbar cols", self.cols, 1, 1 << 16)
+        check_int("adc_bits", self.adc_bits, 1, 10)
+        if self.adc not in ("ramp", "sar"):
+            raise ValueError(f"crossbar adc must be 'ramp' or 'sar', not {self.adc!r}")
+        check_int("cols_per_ramp", self.cols_per_ramp, 1, self.cols)
+        check_int("cols_per_adc", self.cols_per_adc, 1, self.cols)
+        check_int("read_cycles", self.read_cycles, 1, 1 << 10)
+        check_int("nl_units", self.nl_units, 1, 1 << 16)
+
+    @property
+    def conversion_cycles(self) -> int:
+        """Cycles to convert every column once."""
+        if self.adc == "ramp":
+            return (1 << self.adc_bits) - 1
+        return (self.adc_bits + 1) * self.cols_per_adc
+
+
+@dataclass(frozen=True)
+class Memory:
+    """On-chip SRAM (KiB, bytes per cycle), register file, and DRAM (GB/s)."""
+
+    sram_kib: float = 512.0
+    sram_bytes_per_cycle: float = 64.0
+    dram_gbps: float = 25.6
+
+    def __post_init__(self) -> None:
+        _positive("sram_kib", self.sram_kib)
+        _positive("sram_bytes_per_cycle", self.sram_bytes_per_cycle)
+        _positive("dram_gbps", self.dram_gbps)
+
+
+@dataclass(frozen=True)
+class Design:
+    """A design point: engines, memories, technology, energy table and (optionally) synthesised areas.
+
+    ``areas`` maps an engine kind (``"simd"``, ``"ternary"``, ``"int_mac"``, ``"ramp_adc"``) to the CMOS
+    transistor count of *one* engine from :func:`npegen.hw.synth.synthesize`; :meth:`with_synthesized_areas`
+    fills it.
+    """
+
+    name: str = "npegen-default"
+    tech: Tech = field(default_factory=Tech)
+    simd: SimdArray | None = field(default_factory=SimdArray)
+    ternary: TernaryArray | None = field(default_factory=TernaryArray)
+    int_mac: IntMacArray | None = None
+    crossbar: CrossbarArray | None = field(default_factory=CrossbarArray)
+    memory: Memory = field(default_factory=Memory)
+    table: EnergyTable = field(default_factory=EnergyTable)
+    areas: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, typ in (("tech", Tech), ("memory", Memory), ("table", EnergyTable)):
+            if not isinstance(getattr(self, name), typ):
+                raise TypeError(f"design {name} must be a {typ.__name__}, not {getattr(self, name)!r}")
+        if isinstance(self.areas, dict):
+            object.__setattr__(self, "areas", tuple(sorted(self.areas.items())))
+
+    def value(self, name: str) -> float:
+        return self.table.value(name, self.tech.node_nm, self.tech.vdd)
+
+    @property
+    def cycle_s(self) -> float:
+        return 1e-6 / self.tech.clock_mhz
+
+    def with_synthesized_areas(self, *, quiet: bool = True) -> Design:
+        """A copy whose ``areas`` come from synthesising each engine's generated Verilog (cached)."""
+        from ..hw.synth import synthesize
+
+        areas = dict(self.areas)
+        if self.simd is not None:
+            from ..hw.simd_mac import SimdMac
+
+            areas["simd"] = synthesize(SimdMac.from_params(self.simd.params), top="simd_mac", quiet=quiet).transistors
+        if self.ternary is not None:
+            from ..hw.ternary import TernaryEngine
+
+            areas["ternary"] = synthesize(TernaryEngine.from_params(self.ternary.params), top="ternary",
+                                          quiet=quiet).transistors
+        if self.int_mac is not None:
+            from ..hw.int_mac import IntMac
+
+            areas["int_mac"] = synthesize(IntMac.from_params(self.int_mac.params), top="int_mac",
+                                          quiet=quiet).transistors
+        if self.crossbar is not None and self.crossbar.adc == "ramp":
+            from ..hw.ramp_adc import RampAdc
+
+            adc = RampADC("sigmoid", self.crossbar.adc_bits, 10, 1 / 64)
+            areas["ramp_adc"] = synthesize(RampAdc(adc, n_cols=self.crossbar.cols_per_ramp), top="ramp_adc",
+                                           quiet=quiet).transistors
+        return replace(self, areas=tuple(sorted(areas.items())))
+
+    def area_mm2(self) -> float:
+        """Silicon area: synthesised engines (NAND2 equivalents) plus SRAM; NaN without synthesised areas."""
+        a = dict(self.areas)
+        if not a:
+            return float("nan")
+        n, v = self.tech.node_nm, self.tech.vdd
+        um2 = 0.0
+        counts = {"simd": self.simd.count if self.simd else 0, "ternary": self.ternary.count if self.ternary else 0,
+                  "int_mac": self.int_mac.lanes if self.int_mac else 0}
+        if self.crossbar is not None and self.crossbar.adc == "ramp":
+            counts["ramp_adc"] = self.crossbar.count * (self.crossbar.cols // self.crossbar.cols_per_ramp)
+        for kind, count in counts.items():
+            if count and kind in a:
+                um2 += count * nand2_area_um2(a[kind], self.table, n, v)
+        if self.crossbar is not None and self.crossbar.adc == "sar":
+            xb = self.crossbar
+            um2 += xb.count * xb.cols / xb.cols_per_adc * self.value("area.adc.sar_um2")
+        um2 += self.memory.sram_kib * 8192 * self.value("area.sram_um2_per_bit")
+        return um2 * 1e-6
+
+
+def default_design() -> Design:
+    return Design()
+
+
+_SECTIONS = {"tech": Tech, "memory": Memory}
+_ENGINES = {"simd": (SimdArray, SimdMacParams), "ternary": (TernaryArray, TernaryParams),
+            "int_mac": (IntMacArray, IntMacParams), "crossbar": (CrossbarArray, None)}
+
+
+def design_from_dict(d: dict, base: Design | None = None) -> Design:
+    """A :class:`Design` from a mapping (a JSON design file): sections ``name``, ``tech``, ``memory``,
+    ``simd``/``ternary``/``int_mac`` (``{"count"|"lanes": .., "params": {..}}`` or ``null`` for none),
+    ``crossbar`` (its fields or ``null``) and ``energy`` (table overrides, see
+    :meth:`EnergyTable.update`). Unknown keys raise ValueError naming them."""
+    if not isinstance(d, dict):
+        raise TypeError(f"a design must be a mapping, not {type(d).__name__}")
+    base = base or Design()
+    allowed = {"name", "energy", *_SECTIONS, *_ENGINES}
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise ValueError(f"unknown design section(s) {unknown}; allowed: {sorted(allowed)}")
+    kw: dict = {}
+    if "name" in d:
+        kw["name"] = str(d["name"])
+    for sec in _SECTIONS:
+        if sec in d:
+            try:
+                kw[sec] = replace(getattr(base, sec), **d[sec])
+            except TypeError as exc:
+                raise ValueError(f"design {sec}: {exc}") from None
+    for sec, (cls, pcls) in _ENGINES.items():
+        if sec not in d:
+            continue
+        v = d[sec]
+        if v is None:
+            kw[sec] = None
+            continue
+        if not isinstance(v, dict):
+            raise TypeError(f"design {sec} must be a mapping or null, not {v!r}")
+        v = dict(v)
+        try:
+            if pcls is not None and "params" in v:
+                prm = dict(v.pop("params"))
+                if "modes" in prm:
+                    prm["modes"] = tuple(prm["modes"])
+                v["params"] = pcls(**prm)
+            cur = getattr(base, sec)
+            kw[sec] = replace(cur, **v) if cur is not None else cls(**v)
+        except TypeError as exc:
+            raise ValueError(f"design {sec}: {exc}") from None
+    if "energy" in d:
+        kw["table"] = base.table.update(d["energy"])
+    return replace(base, **kw)
+
+
+def load_design(path) -> Design:
+    """:func:`design_from_dict` of a JSON file."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"no design file {str(p)!r}")
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p}: not valid JSON ({exc})") from None
+    return design_from_dict(data)
+
+
+# ---- the estimate ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """What :func:`estimate` returns: per-layer and per-workload DataFrames/Series and the provenance."""
+
+    design: Design
+    workload: Workload
+    layers: object  # pandas.DataFrame, one row per layer
+    summary: object  # pandas.Series
+    provenance: object  # pandas.DataFrame of the table entries used
+
+    def to_dict(self) -> dict:
+        return {"design": self.design.name, "workload": self.workload.name,
+                "summary": {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                            for k, v in self.summary.to_dict().items()},
+                "layers": self.layers.reset_index().to_dict(orient="records")}
+
+
+def _weight_bits(design: Design, ly: Layer) -> float:
+    if ly.weight_bits is not None:
+        return float(ly.weight_bits)
+    if ly.precision == "ternary":
+        p = design.ternary.params if design.ternary is not None else TernaryParams()
+        return _TERNARY_BITS[p.packing] + 16 / p.group_size  # payload + one FP16 scale per group
+    return float(_WEIGHT_BITS[ly.precision])
+
+
+def _engine_cycles(design: Design, ly: Layer, used: set[str]) -> dict:
+    """Compute-side cycles of one layer: ideal, mapping loss, fill/drain, ADC/NL, and the peak MACs/cycle."""
+    prec = ly.precision
+    outputs = ly.groups * ly.m * ly.n
+    if prec in SIMD_PRECISIONS:
+        if design.simd is None:
+            raise ValueError(f"layer {ly.name!r} needs the SIMD MAC engine ({prec}); the design has none")
+        mode = "posit16_1" if prec == "bf16" else prec
+        lanes = design.simd.lanes(mode)
+        cnt = design.simd.count
+        used.add("simd")
+        peak = cnt * lanes
+        per_engine = -(-outputs // cnt)
+        beats = -(-per_engine // lanes) * ly.k
+        return dict(peak=peak, beats=beats * ly.repeat, fill=design.simd.params.stages * ly.repeat, adc=0,
+                    engine="simd", mode=mode)
+    if prec == "ternary":
+        if design.ternary is None:
+            raise ValueError(f"layer {ly.name!r} needs the ternary engine; the design has none")
+        p, cnt = design.ternary.params, design.ternary.count
+        used.add("ternary")
+        rows = -(-outputs // cnt)
+        kp = -(-ly.k // p.group_size) * p.group_size
+        beats = rows * (kp // p.weights_per_beat)
+        return dict(peak=cnt * p.weights_per_beat, beats=beats * ly.repeat, fill=p.latency * ly.repeat, adc=0,
+                    engine="ternary", mode=p.packing)
+    if prec == "int8":
+        if design.int_mac is None:
+            raise ValueError(f"layer {ly.name!r} needs INT MAC lanes (int8); the design has none")
+        used.add("int_mac")
+        lanes = design.int_mac.lanes
+        beats = -(-outputs // lanes) * ly.k
+        return dict(peak=lanes, beats=beats * ly.repeat, fill=design.int_mac.params.stages * ly.repeat, adc=0,
+                    engine="int_mac", mode="int8")
+    # analog crossbar: every MVM of a rows x cols tile is one read plus one conversion of its columns
+    xb = design.crossbar
+    if xb is None:
+        raise ValueError(f"layer {ly.name!r} needs the analog crossbar; the design has none")
+    used.add("crossbar")
+    tiles = ly.groups * -(-ly.k // xb.rows) * -(-ly.n // xb.cols)
+    mvms = -(-(tiles * ly.m) // xb.count)  # per crossbar, per run
+    peak = xb.count * xb.rows * xb.cols
+    beats = mvms * xb.read_cycles
+    adc = mvms * xb.conversion_cycles
+    nl = 0
+    if xb.adc == "sar" and ly.nonlin:
+        nl = -(-ly.nonlin // xb.nl_units)  # digital sigmoid/tanh units, one activation per cycle each
+    return dict(peak=peak, beats=beats * ly.repeat, fill=0, adc=(adc + nl) * ly.repeat, engine="crossbar",
+                mode=f"{xb.adc}{xb.adc_bits}")
+
+
+def estimate(design: Design, workload: Workload):
+    """Cycles, energy, utilization and roofline of ``workload`` on ``design``.
+
+    Returns
+    -------
+    Result
+        ``layers`` (pandas.DataFrame, one row per layer): cycle split (``ideal``, ``mapping_loss``,
+        ``fill_drain``, ``adc_nl``, ``memory_stall``, ``cycles``), utilization, bytes and access counts,
+        energy split (pJ), ops/byte, attained and peak ops/cycle and the bound; ``summary``
+        (pandas.Series): runs per second, latency, energy per run, average power, TOPS/W, GOPS/mm^2 and,
+        with a target rate, whether it is met.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A design or workload of the wrong type, or a layer whose precision no engine of the design runs.
+    """
+    import pandas as pd
+
+    if not isinstance(design, Design):
+        raise TypeError(f"design must be a npegen Design, not {design!r}")
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a npegen Workload, not {workload!r}")
+    tech, mem = design.tech, design.memory
+    sram_bits = mem.sram_kib * 8192
+    dram_bpc = mem.dram_gbps * 1e9 / (tech.clock_mhz * 1e6)  # bytes per cycle
+    resident = sum(ly.weights * _weight_bits(design, ly) for ly in workload.layers
+                   if ly.precision != "analog") <= sram_bits
+    e_rf = design.value("rf.pj_per_bit")
+    e_sram = design.value("sram.small.pj_per_bit" if mem.sram_kib <= 64 else "sram.large.pj_per_bit")
+    e_dram = design.value("dram.pj_per_bit")
+    used_entries = {"rf.pj_per_bit", "dram.pj_per_bit",
+                    "sram.small.pj_per_bit" if mem.sram_kib <= 64 else "sram.large.pj_per_bit"}
+    used: set[str] = set()
+    rows = []
+    for ly in workload.layers:
+        c = _engine_cycles(design, ly, used)
+        wb, ab = _weight_bits(design, ly), _ACT_BITS[ly.precision]
+        ideal = ly.macs / c["peak"]
+        compute = c["beats"] + c["fill"] + c["adc"]
+        in_bits = ly.repeat * ly.groups * ly.m * ly.k * ab
+        out_bits = ly.repeat * ly.groups * ly.m * ly.n * ab
+        # analog weights live in the crossbar cells (programmed once): no weight traffic
+        w_bits = 0.0 if c["engine"] == "crossbar" else ly.repeat * ly.weights * wb
+        par_out = c["peak"] / max(ly.k, 1) if c["engine"] == "crossbar" else c["peak"]
+        sram_rd = w_bits + in_bits * max(1, math.ceil(ly.n * ly.groups / max(par_out, 1)) if ly.groups == 1 else 1)
+        sram_wr = out_bits
+        dram_w = 0.0 if resident else w_bits
+        spill = (in_bits + out_bits) / ly.repeat > sram_bits
+        dram_act = (in_bits + out_bits) if spill else 0.0
+        dram_bits = dram_w + dram_act
+        dram_cycles = dram_bits / 8 / dram_bpc
+        sram_cycles = (sram_rd + sram_wr) / 8 / mem.sram_bytes_per_cycle
+        cycles = max(compute, dram_cycles, sram_cycles)
+        stall = cycles - compute
+        # energy (pJ)
+        if c["engine"] == "simd":
+            key = "mac.bf16" if ly.precision == "bf16" else f"mac.{c['mode']}"
+            e_mac = ly.macs * design.value(key)
+            used_entries.add(key)
+        elif c["engine"] == "ternary":
+            frac = 0.75 if c["mode"] == "sherry" else 1.0  # Sherry: 3 add/sub per 4 weights
+            e_mac = ly.macs * frac * design.value("add.ternary")
+            used_entries.add("add.ternary")
+        elif c["engine"] == "int_mac":
+            e_mac = ly.macs * design.value("mac.int8")
+            used_entries.add("mac.int8")
+        else:
+            e_mac = ly.macs * design.value("analog.cell_read")
+            used_entries.add("analog.cell_read")
+        e_adc = e_nl = 0.0
+        conversions = 0
+        if c["engine"] == "crossbar":
+            xb = design.crossbar
+            conversions = ly.repeat * ly.groups * ly.m * ly.n * -(-ly.k // xb.rows)
+            if xb.adc == "ramp":
+                per = ((1 << xb.adc_bits) - 1) * design.value("adc.ramp.compare") \
+                    + xb.adc_bits * design.value("adc.ramp.latch_bit")
+                used_entries.update({"adc.ramp.compare", "adc.ramp.latch_bit"})
+            else:
+                b = xb.adc_bits
+                per = design.value("adc.sar.fj_per_bit") * b * 1e-3 + 0.001 * 4**b * tech.vdd**2 * 1e-3
+                used_entries.add("adc.sar.fj_per_bit")
+                e_nl = ly.repeat * ly.nonlin * design.value("nl.digital")
+                used_entries.add("nl.digital")
+            e_adc = conversions * per
+        elif ly.nonlin:
+            e_nl = ly.repeat * ly.nonlin * design.value("nl.digital")
+            used_entries.add("nl.digital")
+        e_rf_l = ly.macs * (wb + ab) * e_rf
+        e_sram_l = (sram_rd + sram_wr) * e_sram
+        ops = 2 * ly.macs
+        rows.append({
+            "layer": ly.name, "kind": ly.kind, "precision": ly.precision, "engine": c["engine"], "mode": c["mode"],
+            "MACs": ly.macs, "ideal": ideal, "mapping_loss": c["beats"] - ideal, "fill_drain": c["fill"],
+            "adc_nl": c["adc"], "memory_stall": stall, "cycles": cycles,
+            "spatial_util": ideal / c["beats"] if c["beats"] else 0.0, "util": ideal / cycles if cycles else 0.0,
+            "weight_bytes": w_bits / 8, "in_bytes": in_bits / 8, "out_bytes": out_bits / 8,
+            "sram_bytes": (sram_rd + sram_wr) / 8, "dram_bytes": dram_bits / 8, "rf_accesses": 2 * ly.macs,
+            "adc_conversions": conversions,
+            "E_mac_pJ": e_mac, "E_rf_pJ": e_rf_l, "E_sram_pJ": e_sram_l, "E_dram_W_pJ": dram_w * e_dram,
+            "E_dram_act_pJ": dram_act * e_dram, "E_adc_pJ": e_adc, "E_nl_pJ": e_nl,
+            "ops_per_byte": ops / (dram_bits / 8) if dram_bits else float("inf"),
+            "attained_ops_per_cycle": ops / cycles if cycles else 0.0, "peak_ops_per_cycle": 2 * c["peak"],
+            "bound": "memory" if stall > 0 else ("adc" if c["adc"] > c["beats"] else "compute"),
+        })
+    df = pd.DataFrame(rows).set_index("layer")
+    total_cycles = float(df["cycles"].sum())
+    t = total_cycles * design.cycle_s
+    area = design.area_mm2()
+    leak_pj = 0.0
+    if not math.isnan(area):
+        leak_pj = design.value("leak.mw_per_mm2") * area * 1e-3 * t * 1e12
+        used_entries.add("leak.mw_per_mm2")
+    e_cols = [c for c in df.columns if c.startswith("E_")]
+    dyn = float(df[e_cols].to_numpy().sum())
+    energy = dyn + leak_pj
+    rate = 1.0 / t if t else float("inf")
+    ops = 2.0 * workload.macs
+    s = {
+        "workload": workload.name, "unit": workload.unit, "MACs": workload.macs, "cycles": total_cycles,
+        "latency_s": t, f"{workload.unit}s_per_s": rate, "energy_per_run_J": energy * 1e-12,
+        "leakage_J": leak_pj * 1e-12, "power_W_at_max_rate": energy * 1e-12 * rate,
+        "TOPS_per_W": ops / (energy * 1e-12) / 1e12 if energy else float("nan"),
+        "GOPS": ops * rate / 1e9, "area_mm2": area,
+        "GOPS_per_mm2": ops * rate / 1e9 / area if area == area and area else float("nan"),
+        "weights_resident": resident, "target_rate": workload.target_rate,
+    }
+    if workload.target_rate is not None:
+        s["meets_target"] = rate >= workload.target_rate
+        s["power_W_at_target"] = energy * 1e-12 * workload.target_rate
+    prov = design.table.to_frame().loc[sorted(used_entries)]
+    return Result(design, workload, df, pd.Series(s, dtype=object), prov)
+
+
+def energy_breakdown(result: Result):
+    """Energy per component (pJ) summed over the layers, leakage included: a pandas Series."""
+    cols = [c for c in result.layers.columns if c.startswith("E_")]
+    s = result.layers[cols].sum()
+    s.index = [c[2:].removesuffix("_pJ") for c in s.index]
+    s["leakage"] = float(result.summary["leakage_J"]) * 1e12
+    return s
+
+
+def scenario_table(design: Design, models: Sequence[tuple[Workload, float, float]]):
+    """Deadline check of an XRBench scenario: ``(workload, fps, probability)`` per model on one design.
+
+    A model meets its frame deadline when its latency is at most ``1/fps``; the scenario fits when the
+    engines' time shares ``sum(fps * probability * latency)`` add up to at most 1. Returns a DataFrame.
+    """
+    import pandas as pd
+
+    rows = []
+    for wl, fps, prob in models:
+        r = estimate(design, wl)
+        lat = float(r.summary["latency_s"])
+        rows.append({"model": wl.name, "fps": fps, "probability": prob, "latency_ms": lat * 1e3,
+                     "deadline_ms": 1e3 / fps, "meets_deadline": lat <= 1 / fps, "time_share": fps * prob * lat,
+                     "energy_per_frame_mJ": float(r.summary["energy_per_run_J"]) * 1e3,
+                     "power_mW": float(r.summary["energy_per_run_J"]) * fps * prob * 1e3})
+    df = pd.DataFrame(rows).set_index("model")
+    df.attrs["fits"] = bool(df["time_share"].sum() <= 1.0)
+    return df
+

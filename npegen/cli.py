@@ -548,7 +548,58 @@ def _parser() -> _Parser:
     demo.add_argument("--blocks", default=None, metavar="LIST",
                       help="only these blocks, comma-separated (default: all of the demo's)")
     demo.set_defaults(func=cmd_demo)
+
+    est = sub.add_parser("estimate", help="cycles, energy and throughput of a built-in workload on a design")
+    est.add_argument("--workload", required=True, metavar="NAME", help="a name from 'npegen workloads'")
+    est.add_argument("--design", default=None, metavar="FILE", help="JSON design file (default: built-in design)")
+    est.add_argument("--json", action="store_true", help="print the result as JSON")
+    est.add_argument("--layers", action="store_true", help="also print the per-layer table")
+    est.set_defaults(func=cmd_estimate)
+
+    wls = sub.add_parser("workloads", help="list the built-in workloads with their MACs and targets")
+    wls.set_defaults(func=cmd_workloads)
     return p
+
+
+def cmd_estimate(args) -> int:
+    import json
+
+    import pandas as pd
+
+    from .analysis.estimator import default_design, estimate, load_design
+    from .analysis.workloads import get_workload
+
+    try:
+        design = load_design(args.design) if args.design else default_design()
+        wl = get_workload(args.workload)
+        res = estimate(design, wl)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=1, default=str))
+        return 0
+    if args.layers:
+        with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 500):
+            cols = ["engine", "mode", "MACs", "ideal", "mapping_loss", "fill_drain", "adc_nl", "memory_stall",
+                    "cycles", "util", "bound"]
+            print(res.layers[cols].to_string(float_format=lambda v: f"{v:.4g}"))
+        print()
+    print(f"{wl.name} on {design.name}:")
+    for k, v in res.summary.items():
+        print(f"  {k:<22}{v:.4g}" if isinstance(v, float) else f"  {k:<22}{v}")
+    return 0
+
+
+def cmd_workloads(args) -> int:
+    import pandas as pd
+
+    from .analysis.workloads import workload_table
+
+    df = workload_table()
+    df["source"] = df["source"].str.slice(0, 50)
+    with pd.option_context("display.width", 200):
+        print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

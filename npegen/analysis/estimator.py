@@ -221,7 +221,7 @@ class Design:
     tech: Tech = field(default_factory=Tech)
     simd: SimdArray | None = field(default_factory=SimdArray)
     ternary: TernaryArray | None = field(default_factory=TernaryArray)
-    int_mac: IntMacArray | None = None
+    int_mac: IntMacArray | None = field(default_factory=IntMacArray)
     crossbar: CrossbarArray | None = field(default_factory=CrossbarArray)
     memory: Memory = field(default_factory=Memory)
     table: EnergyTable = field(default_factory=EnergyTable)

@@ -1,0 +1,93 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Ramp-ADC nonlinearity in recurrent networks
+#
+# Yang et al. (Nat. Commun. 16, 2025) compute the sigmoid/tanh of an LSTM inside the ADC: an in-memory,
+# pre-distorted ramp makes the counter value at the comparator flip equal the quantised f(x). This notebook
+# asks three questions on a small task (scikit-learn digits, 8x8 images read row by row as 8 steps of 8
+# features; LSTM and GRU, hidden 32, trained in float with numpy BPTT):
+#
+# 1. How many ADC bits N does the nonlinearity need (ideal `RampADC`, N = 3, 4, 5, 8), and what does the
+#    analog twin (noisy crossbar MAC + in-memory ramp columns with programming error, comparator offset and
+#    noise, calibrated) cost at N = 5?
+# 2. Read-voltage robustness (Fig. 3b of the paper): V_read 0.15-0.25 V around 0.2 V, in-memory ramp
+#    (ratiometric) against a fixed-reference ADC.
+# 3. Stuck-at-OFF ramp devices, with and without the 5-device calibration (Fig. 3a).
+#
+# `NPEGEN_NB_SMALL=1` runs the quick variant (one chip per analog point, fewer epochs). Figures and tables
+# go to `build/notebooks/` (or `$NPEGEN_NB_OUT`). Runs as a plain script too:
+# `NPEGEN_NB_SMALL=1 python notebooks/03_ramp_adc_rnn.py`.
+
+# %%
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from npegen.analysis.rnn import BASE_NOISE, format_tables, plot_rnn_study, rnn_study  # noqa: E402
+
+
+def _repo_root() -> Path:
+    try:
+        return Path(__file__).resolve().parents[1]
+    except NameError:  # inside Jupyter: the kernel starts in notebooks/
+        cwd = Path.cwd()
+        return cwd.parent if cwd.name == "notebooks" else cwd
+
+
+SMALL = os.environ.get("NPEGEN_NB_SMALL", "0") == "1"
+OUT = Path(os.environ.get("NPEGEN_NB_OUT") or _repo_root() / "build" / "notebooks")
+OUT.mkdir(parents=True, exist_ok=True)
+SEED = int(os.environ.get("NPEGEN_NB_SEED", "0"))
+print(f"small={SMALL} seed={SEED} output={OUT}")
+print(f"noise level x1 = {BASE_NOISE}")
+
+# %% [markdown]
+# ## Run the study
+#
+# One line of progress per stage. The analog rows are means over independent simulated chips (device
+# programming, faults and comparator offsets drawn per chip from the seed).
+
+# %%
+tables = rnn_study(seed=SEED, small=SMALL)
+
+# %% [markdown]
+# ## Tables
+#
+# * `accuracy`: test accuracy, float vs ideal ramp ADC per N vs the analog twin at N = 5 and noise
+#   multiples of the x1 point (RRAMMilo programming error, 1 % read noise, comparator offset 2 codes and
+#   noise 0.5 code, calibrated).
+# * `vread`: accuracy over V_read at noise x1, and the code error of a sigmoid N = 5 ADC over every input
+#   code (`ideal` = ideal devices, so only V_read acts; `x1` = at noise x1).
+# * `faults`: stuck-at-OFF ramp devices: INL (output LSB) of a 32-column sigmoid ADC and the accuracies.
+# * `adc`: INL and mean code error of the analog sigmoid ADC per N, one device per ramp step (the chip)
+#   vs steps split at 8 codes per device.
+
+# %%
+text = format_tables(tables)
+print(text)
+(OUT / "rnn_tables.txt").write_text(text)
+for name, df in tables.items():
+    df.to_csv(OUT / f"rnn_{name}.csv")
+
+# %% [markdown]
+# ## Figures
+
+# %%
+paths = plot_rnn_study(tables, OUT)
+for p in paths:
+    print("wrote", p)

@@ -55,7 +55,14 @@ test-verilator: setup
 test-slow: setup
 	$(PY) -m pytest -m 'slow' $(PYTEST_ARGS)
 
-bench: setup
+# The benchmarks also run ZigZag (the oracles extra), installed once into the same venv.
+ORACLES := $(VENV)/.npegen-oracles
+$(ORACLES): $(STAMP)
+	@echo "npegen: installing npegen[oracles] (ZigZag) for the benchmarks"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,oracles]'
+	@touch $@
+
+bench: setup $(ORACLES)
 	$(PY) -m pytest -m bench tests/bench --benchmark-columns=min,mean,stddev,ops,rounds \
 	  --benchmark-group-by=group -p no:randomly -q $(PYTEST_ARGS)
 

@@ -22,9 +22,11 @@ DRAM and SRAM transfers overlap computation (double buffering), so a layer takes
 
 Memory model (documented simplification, weight-stationary): every MAC reads its two operands from the
 register file; every weight is read from SRAM once per run and from DRAM once per run unless all the
-workload's weights fit in SRAM (then they are resident, loaded once and not counted per run); input
-activations are read from SRAM once per group of outputs the engines compute in parallel; outputs are
-written once; activations larger than the SRAM spill to DRAM (written and read back).
+workload's weights fit in SRAM (then they are resident, loaded once at start-up and not counted per run);
+input activations are read from SRAM once per group of outputs the engines compute in parallel; outputs
+are written once; the workload's input (first layer) comes from DRAM and its output (last layer) goes to
+DRAM; activations larger than the SRAM spill to DRAM (written and read back). Analog layers keep their
+weights in the crossbar cells.
 
 Energy: MACs per precision from the :class:`~npegen.analysis.energy.EnergyTable`, register file, SRAM and
 DRAM per bit and operand, ADC conversions (ramp: one comparison per step plus the latch; SAR: ZigZag's
@@ -370,7 +372,12 @@ class Result:
     workload: Workload
     layers: object  # pandas.DataFrame, one row per layer
     summary: object  # pandas.Series
-    provenance: object  # pandas.DataFrame of the table entries used
+    entries: tuple[str, ...]  # the energy table entries the result used
+
+    @property
+    def provenance(self):
+        """The table entries this result used, with unit, node, Vdd, source and ``assumed``: a DataFrame."""
+        return self.design.table.to_frame().loc[list(self.entries)]
 
     def to_dict(self) -> dict:
         return {"design": self.design.name, "workload": self.workload.name,
@@ -474,7 +481,8 @@ def estimate(design: Design, workload: Workload):
                     "sram.small.pj_per_bit" if mem.sram_kib <= 64 else "sram.large.pj_per_bit"}
     used: set[str] = set()
     rows = []
-    for ly in workload.layers:
+    last = len(workload.layers) - 1
+    for i, ly in enumerate(workload.layers):
         c = _engine_cycles(design, ly, used)
         wb, ab = _weight_bits(design, ly), _ACT_BITS[ly.precision]
         ideal = ly.macs / c["peak"]
@@ -489,6 +497,8 @@ def estimate(design: Design, workload: Workload):
         dram_w = 0.0 if resident else w_bits
         spill = (in_bits + out_bits) / ly.repeat > sram_bits
         dram_act = (in_bits + out_bits) if spill else 0.0
+        if not spill:  # the workload's own input and output pass through DRAM
+            dram_act += (ly.repeat * ly.input_count * ab if i == 0 else 0.0) + (out_bits if i == last else 0.0)
         dram_bits = dram_w + dram_act
         dram_cycles = dram_bits / 8 / dram_bpc
         sram_cycles = (sram_rd + sram_wr) / 8 / mem.sram_bytes_per_cycle
@@ -570,8 +580,7 @@ def estimate(design: Design, workload: Workload):
     if workload.target_rate is not None:
         s["meets_target"] = rate >= workload.target_rate
         s["power_W_at_target"] = energy * 1e-12 * workload.target_rate
-    prov = design.table.to_frame().loc[sorted(used_entries)]
-    return Result(design, workload, df, pd.Series(s, dtype=object), prov)
+    return Result(design, workload, df, pd.Series(s, dtype=object), tuple(sorted(used_entries)))
 
 
 def energy_breakdown(result: Result):

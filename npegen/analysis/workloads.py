@@ -91,6 +91,9 @@ class Layer:
         ``"conv"``, ``"dwconv"``, ``"linear"``, ``"rnn"``, ``"attention"`` or ``"head"`` (for reports).
     weight_bits : float, optional
         Stored bits per weight (default: from the precision; ternary defaults to Sherry 1.25 + scales).
+    inputs : int, optional
+        Distinct input activations of one run (all groups); default ``groups * m * k``, which for a
+        convolution counts every input once per filter tap (the im2col size, an upper bound).
     """
 
     name: str
@@ -103,6 +106,7 @@ class Layer:
     nonlin: int = 0
     kind: str = "linear"
     weight_bits: float | None = None
+    inputs: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -110,6 +114,8 @@ class Layer:
         for f in ("m", "n", "k", "groups", "repeat"):
             check_int(f, getattr(self, f), 1, 1 << 40, context=f" (layer {self.name!r})")
         check_int("nonlin", self.nonlin, 0, 1 << 40, context=f" (layer {self.name!r})")
+        if self.inputs is not None:
+            check_int("inputs", self.inputs, 1, 1 << 40, context=f" (layer {self.name!r})")
         if self.precision not in PRECISIONS:
             raise ValueError(f"layer {self.name!r}: precision must be one of {PRECISIONS}, not {self.precision!r}")
         if self.weight_bits is not None and not (isinstance(self.weight_bits, (int, float))
@@ -124,6 +130,11 @@ class Layer:
     def weights(self) -> int:
         """Distinct weights (read once per run when they do not stay on chip)."""
         return self.groups * self.n * self.k
+
+    @property
+    def input_count(self) -> int:
+        """Distinct input activations of one run (``inputs``, default ``groups * m * k``)."""
+        return self.inputs if self.inputs is not None else self.groups * self.m * self.k
 
     def with_precision(self, precision: str) -> Layer:
         return replace(self, precision=precision)

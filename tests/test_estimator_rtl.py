@@ -1,7 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """The estimator's cycle formulas against the cycles the cocotb testbenches measure on the RTL (Icarus,
-or Verilator with SIM=verilator): SIMD MAC in each mode (mixed-mode dot products), the ternary engine
-(both epilogues), and the ramp ADC."""
+or Verilator with SIM=verilator): INT MAC lane, SIMD MAC in each mode (mixed-mode dot products), the
+ternary engine (both epilogues), and the ramp ADC."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from npegen.analysis.estimator import adc_job_cycles, simd_job_cycles, ternary_job_cycles
+from npegen.analysis.estimator import adc_job_cycles, int_mac_job_cycles, simd_job_cycles, ternary_job_cycles
+from npegen.models.int_mac import IntMacParams
 from npegen.models.ramp_adc import RampAdcParams
 from npegen.models.simd_mac import SimdMacParams
 from npegen.models.ternary import TernaryParams
@@ -58,3 +59,15 @@ def test_ramp_adc_cycles_equal_rtl(p, sim, seed, tmp_path, monkeypatch):
     verify_ramp_adc(p, sim=sim, seed=seed, testcase="test_all_inputs_back_to_back")
     (m,) = _measured(f, "ramp_adc.test_all_inputs_back_to_back")
     assert adc_job_cycles(p.adc, m["conversions"]) == m["cycles"]
+
+
+@pytest.mark.parametrize("stages", [1, 2, 4])
+def test_int_mac_cycles_equal_rtl(stages, sim, seed, tmp_path, monkeypatch):
+    from npegen.sim.tb_int_mac import verify_int_mac
+
+    p = IntMacParams(width=8, stages=stages)
+    f = tmp_path / "measure.jsonl"
+    monkeypatch.setenv("NPEGEN_MEASURE_FILE", str(f))
+    verify_int_mac(p, sim=sim, seed=seed, testcase="test_reset_and_ready")
+    (m,) = _measured(f, "int_mac.test_reset_and_ready")
+    assert int_mac_job_cycles(p, 1, 1, m["k"]) == m["cycles"]

@@ -124,7 +124,8 @@ def compare_zigzag(cases=ORACLE_CASES):
         rows.append({"case": case.name, "MACs": case.layer().macs, "ideal": ly["ideal"],
                      "npegen cycles": ly["cycles"], "zigzag cycles": zz["cycles"],
                      "cycles npegen/zigzag": ly["cycles"] / zz["cycles"], "npegen bound": ly["bound"],
-                     "npegen pJ": ours_e, "zigzag pJ": zz["energy_pJ"], "energy npegen/zigzag": ours_e / zz["energy_pJ"],
+                     "npegen pJ": ours_e, "zigzag pJ": zz["energy_pJ"],
+                     "energy npegen/zigzag": ours_e / zz["energy_pJ"],
                      "npegen MAC pJ": ly["E_mac_pJ"], "zigzag MAC pJ": zz["mac_energy_pJ"],
                      "zigzag utilization": zz["utilization"]})
     return pd.DataFrame(rows).set_index("case")

@@ -24,7 +24,8 @@ test_overflow_corners
     directions, clear with and without a beat, idle cycles, overflow flag
     stickiness.
 test_reset_and_ready
-    Reset values, ``i.ready`` held high, ``clear`` alone.
+    Reset values, ``i.ready`` held high, ``clear`` alone; the cycles of one dot product as a job (recorded
+    for the estimator's cross-check when ``NPEGEN_MEASURE_FILE`` is set).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import cocotb
 import numpy as np
 
 from ..models.int_mac import IntMacParams, exhaustive_pairs, random_sequence, ref_int_mac
-from .util import pack_fields, rng_from_env, start
+from .util import pack_fields, record_measurement, rng_from_env, start
 
 TOPLEVEL = "int_mac"
 TEST_MODULE = __name__
@@ -163,6 +164,21 @@ async def test_reset_and_ready(dut):
         await FallingEdge(dut.clk)
     assert dut.acc.value.to_signed() == 0, "clear alone did not zero the accumulator"
     assert int(dut.overflow.value) == 0
+
+    # a dot product as a job: K beats (the first with clear) of one positive product each, so the
+    # accumulator rises every cycle; observe when its final value first shows
+    k, prod = 40, 1
+    want = k * prod
+    seen = None
+    for t in range(k + p.latency + 4):
+        if t > 0 and seen is None and dut.acc.value.to_signed() == want:
+            seen = t - 1  # the sample after the edge that ended cycle t - 1, read at falling edge t
+        dut.i__payload.value = pack_fields((1, 1), (p.width, p.width))
+        dut.i__valid.value = int(t < k)
+        dut.clear.value = int(t == 0)
+        await FallingEdge(dut.clk)
+    assert seen is not None, "the job's final sum never showed"
+    record_measurement("int_mac.test_reset_and_ready", cycles=seen + 1 + 1, k=k)
 
 
 def verify_int_mac(params: IntMacParams | None = None, *, sim: str | None = None, seed: int | None = None,

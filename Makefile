@@ -1,5 +1,5 @@
 # npegen: two commands do all set-up on a fresh Debian/Ubuntu machine with Python >= 3.10, gcc and make:
-#   make demo    generate, verify and synthesise the built-in design points, print the table
+#   make demo    the report: every block generated, verified and synthesised, every workload estimated
 #   make test    the whole default test suite (SIM=icarus|verilator picks the cocotb simulator)
 SHELL   := /bin/bash
 PYTHON  ?= python3
@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml
 
 # ---- the two README commands ---------------------------------------------------------------------------
 demo: setup
-	@$(VENV)/bin/npegen demo --sim $(SIM)
+	@$(VENV)/bin/npegen report --sim $(SIM)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

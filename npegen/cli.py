@@ -419,39 +419,22 @@ DEMO_VERIFY = {"simd-mac": {"testcase": "test_small_formats_all_pairs|test_dot_p
                                         "test_overflow_saturates|test_latency"}}
 
 
-def cmd_demo(args) -> int:
-    import pandas as pd
-
+def _run_points(points, *, sim: str, seed, out: Path, label: str) -> list[dict]:
+    """Generate, verify (quick tests) and synthesise each ``(block, keyword parameters)``; one row each."""
     from .hw.synth import SynthError, synthesize
     from .hw.verilog import write_verilog
-    from .sim.runner import SimulationError, resolve_sim
+    from .sim.runner import SimulationError
 
-    try:
-        sim = resolve_sim(args.sim)
-    except (TypeError, ValueError) as exc:
-        raise CliError(str(exc)) from None
-    out = Path(args.output)
     rows = []
-    points = DEMO_POINTS
-    if args.blocks:
-        wanted = [b.strip() for b in args.blocks.split(",") if b.strip()]
-        unknown = sorted(set(wanted) - {name for name, _ in DEMO_POINTS})
-        if unknown:
-            raise CliError(f"--blocks: unknown block(s) {unknown}; the demo has "
-                           f"{sorted({name for name, _ in DEMO_POINTS})}")
-        points = [pt for pt in DEMO_POINTS if pt[0] in wanted]
-    print(f"npegen demo: {len(points)} design points on {sim}; the first synthesis on a machine compiles "
-          "Yosys (about a minute)", flush=True)
-    t_all = time.perf_counter()
     for i, (name, kw) in enumerate(points, 1):
         block = BLOCKS[name]
         params = block.params(argparse.Namespace(**kw))
-        head = f"[{i}/{len(points)}] {name} {params.tag}"
+        head = f"[{label} {i}/{len(points)}] {name} {params.tag}"
         top = block.top(params)
         vpath = write_verilog(block.component(params), out / params.tag / f"{top}.v", name=top)
         print(f"{head}: Verilog {vpath}", flush=True)
         try:
-            res = block.verify(params, sim=sim, seed=args.seed, quiet=True, **DEMO_VERIFY.get(name, {}))
+            res = block.verify(params, sim=sim, seed=seed, quiet=True, **DEMO_VERIFY.get(name, {}))
         except SimulationError as exc:
             raise CliError(f"{head}: verification failed: {exc}", code=1) from None
         print(f"{head}: {res.tests - res.skipped} cocotb tests passed on {sim} in {res.seconds:.1f} s "
@@ -464,7 +447,35 @@ def cmd_demo(args) -> int:
         rows.append({"block": name, "design point": params.tag, "latency": params.latency,
                      "verified": f"{res.tests - res.skipped} tests on {sim}", "cells": rep.cells,
                      "transistors": rep.transistors, "LUTs": rep.luts, "FFs": rep.ffs})
-    df = pd.DataFrame(rows)
+    return rows
+
+
+def _sim_arg(args) -> str:
+    from .sim.runner import resolve_sim
+
+    try:
+        return resolve_sim(args.sim)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_demo(args) -> int:
+    import pandas as pd
+
+    sim = _sim_arg(args)
+    out = Path(args.output)
+    points = DEMO_POINTS
+    if args.blocks:
+        wanted = [b.strip() for b in args.blocks.split(",") if b.strip()]
+        unknown = sorted(set(wanted) - {name for name, _ in DEMO_POINTS})
+        if unknown:
+            raise CliError(f"--blocks: unknown block(s) {unknown}; the demo has "
+                           f"{sorted({name for name, _ in DEMO_POINTS})}")
+        points = [pt for pt in DEMO_POINTS if pt[0] in wanted]
+    print(f"npegen demo: {len(points)} design points on {sim}; the first synthesis on a machine compiles "
+          "Yosys (about a minute)", flush=True)
+    t_all = time.perf_counter()
+    df = pd.DataFrame(_run_points(points, sim=sim, seed=args.seed, out=out, label="demo"))
     first = df.groupby("block", sort=False)["transistors"].transform("first")
     df["transistors vs block's first"] = (df["transistors"] / first).round(2)
     out.mkdir(parents=True, exist_ok=True)
@@ -490,6 +501,45 @@ def cmd_demo(args) -> int:
                   "(the same for every packing)")
     print(f"\n{len(df)} design points generated, verified bit-exact and synthesised in "
           f"{time.perf_counter() - t_all:.0f} s; table in {out / 'demo.csv'}, plot {fig}, Verilog under {out}/")
+    return 0
+
+
+def cmd_report(args) -> int:
+    import pandas as pd
+
+    from .analysis.estimator import default_design, load_design
+    from .analysis.report import write_report
+
+    sim = _sim_arg(args)
+    out = Path(args.output)
+    try:
+        design = load_design(args.design) if args.design else default_design()
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    t0 = time.perf_counter()
+    points = [] if args.no_blocks else [(name, vars(_defaults(BLOCKS[name]))) for name in BLOCKS]
+    print(f"npegen report: {len(points)} blocks (default design points) on {sim}, then every built-in workload "
+          f"on {design.name}; the first synthesis on a machine compiles Yosys (about a minute)", flush=True)
+    rows = _run_points(points, sim=sim, seed=args.seed, out=out / "verilog", label="block")
+    blocks = pd.DataFrame(rows).set_index("block") if rows else None
+    print("[report] synthesising the design's engines for its area (cached after the first run)", flush=True)
+    design = design.with_synthesized_areas()
+    res = write_report(out, design, blocks=blocks, progress=lambda m: print(f"[report] {m}", flush=True))
+    s = res["summary"]
+    print()
+    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+        if blocks is not None:
+            print(blocks.to_string())
+            print()
+        print(res["comparisons"].to_string(float_format=lambda v: f"{v:.3g}"))
+        print()
+        print(s[["unit", "runs/s", "energy/run mJ", "TOPS/W", "GOPS/mm2", "meets target"]].to_string(
+            float_format=lambda v: f"{v:.4g}"))
+    xr = res["xr"]
+    met = xr.groupby("scenario")["meets_deadline"].all()
+    print(f"\nXRBench: {int(met.sum())} of {len(met)} scenarios meet every deadline on {design.name} "
+          f"({design.area_mm2():.2f} mm^2)")
+    print(f"report {res['report']} with {len(res['plots'])} plots, in {time.perf_counter() - t0:.0f} s")
     return 0
 
 
@@ -548,6 +598,15 @@ def _parser() -> _Parser:
     demo.add_argument("--blocks", default=None, metavar="LIST",
                       help="only these blocks, comma-separated (default: all of the demo's)")
     demo.set_defaults(func=cmd_demo)
+
+    rep = sub.add_parser("report", help="the main job: generate, verify and synthesise every block's default "
+                         "design point, estimate every built-in workload, write build/report/")
+    rep.add_argument("--sim", default=None, help="icarus | verilator (default $SIM or icarus)")
+    rep.add_argument("--seed", type=int, default=None, help="stimulus seed (default: random, printed)")
+    rep.add_argument("-o", "--output", default="build/report", metavar="DIR", help="output directory")
+    rep.add_argument("--design", default=None, metavar="FILE", help="JSON design file (default: built-in design)")
+    rep.add_argument("--no-blocks", action="store_true", help="skip generating/verifying the blocks")
+    rep.set_defaults(func=cmd_report)
 
     est = sub.add_parser("estimate", help="cycles, energy and throughput of a built-in workload on a design")
     est.add_argument("--workload", required=True, metavar="NAME", help="a name from 'npegen workloads'")

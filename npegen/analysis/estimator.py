@@ -119,7 +119,7 @@ class Tech:
 class SimdArray:
     """``count`` SIMD MAC engines of one design point (:class:`SimdMacParams`)."""
 
-    count: int = 16
+    count: int = 256
     params: SimdMacParams = field(default_factory=SimdMacParams)
 
     def __post_init__(self) -> None:

@@ -203,9 +203,12 @@ def _conv(name: str, cin: int, cout: int, oh: int, ow: int, r: int, *, s: int | 
           depthwise: bool = False, precision: str, nonlin: int = 0) -> Layer:
     """A 2-D convolution with output size ``oh x ow`` as a GEMM (depthwise: ``cin`` groups of one filter)."""
     s = r if s is None else s
+    # distinct inputs ~ cin x the output grid (exact for stride 1; the im2col default would count r*s times)
     if depthwise:
-        return Layer(name, oh * ow, 1, r * s, groups=cin, precision=precision, nonlin=nonlin, kind="dwconv")
-    return Layer(name, oh * ow, cout, cin * r * s, precision=precision, nonlin=nonlin, kind="conv")
+        return Layer(name, oh * ow, 1, r * s, groups=cin, precision=precision, nonlin=nonlin, kind="dwconv",
+                     inputs=cin * oh * ow)
+    return Layer(name, oh * ow, cout, cin * r * s, precision=precision, nonlin=nonlin, kind="conv",
+                 inputs=cin * oh * ow)
 
 
 def _conv_out(size: int, k: int, stride: int) -> int:
@@ -352,10 +355,13 @@ def xrbench_model(name: str, precision: str = "posit8_0", *, scenario: str | Non
     for (lid, d), is_dw in zip(entries, dw, strict=True):
         m = d["N"] * d["Y"] * d["X"]
         if is_dw:
-            layers.append(Layer(lid, m, 1, d["R"] * d["S"], groups=d["C"], precision=precision, kind="dwconv"))
+            layers.append(Layer(lid, m, 1, d["R"] * d["S"], groups=d["C"], precision=precision, kind="dwconv",
+                                inputs=d["C"] * m))
         else:
             kind = "linear" if lid.startswith("fc") else "conv"
-            layers.append(Layer(lid, m, d["K"], d["C"] * d["R"] * d["S"], precision=precision, kind=kind))
+            # distinct inputs ~ C x the output grid (exact for stride 1): not the im2col size
+            layers.append(Layer(lid, m, d["K"], d["C"] * d["R"] * d["S"], precision=precision, kind=kind,
+                                inputs=d["C"] * m))
     rates = {sc: fps for sc, ent in xrbench_scenarios().items() for m, fps, _, _ in ent if m == name}
     if scenario is None:
         rate = min(rates.values())

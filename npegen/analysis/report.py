@@ -56,6 +56,12 @@ def xr_deadlines(design: Design) -> pd.DataFrame:
         df = scenario_table(design, [(W.xrbench_model(m), fps, p) for m, fps, p, _ in models])
         df = df.reset_index()
         df.insert(0, "scenario", scen)
+        # cascades (KD -> ASR, ES -> GE): a dependent model starts when its producer finishes, so the chain's
+        # latency must fit the dependent model's frame deadline
+        lat = dict(zip(df["model"], df["latency_ms"], strict=True))
+        deps = {f"xrbench.{m}": [f"xrbench.{d}" for d in dd] for m, _, _, dd in models}
+        df["chain_latency_ms"] = [lat[m] + sum(lat.get(d, 0.0) for d in deps.get(m, [])) for m in df["model"]]
+        df["meets_deadline"] = df["chain_latency_ms"] <= df["deadline_ms"]
         df["scenario fits"] = df["time_share"].sum() <= 1.0
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
@@ -168,13 +174,13 @@ def throughput_plot(summary: pd.DataFrame, path) -> Path:
 
 
 def deadline_plot(xr: pd.DataFrame, path) -> Path:
-    """XRBench: each model's latency against its frame deadline, grouped by scenario."""
+    """XRBench: each model's latency (with its cascade's producer) against its frame deadline, by scenario."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 0.8 + 0.28 * len(xr)))
     labels = [f"{s}: {m}" for s, m in zip(xr["scenario"], xr["model"], strict=True)]
     y = list(range(len(xr)))
     colors = ["tab:green" if ok else "tab:red" for ok in xr["meets_deadline"]]
-    ax.barh(y, xr["latency_ms"], color=colors, label="latency (green: meets, red: misses)")
+    ax.barh(y, xr["chain_latency_ms"], color=colors, label="latency incl. cascade (green: meets, red: misses)")
     ax.scatter(xr["deadline_ms"], y, marker="|", s=200, color="k", label="deadline 1/fps", zorder=3)
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xscale("log")
@@ -249,7 +255,8 @@ def write_report(out, design: Design, *, blocks: pd.DataFrame | None = None,
               "## Workloads", "", _md(summary), "", "![throughput](throughput.png)", "",
               "![roofline](roofline.png)", "", "![energy](energy_breakdown.png)", "",
               "## XRBench scenarios (deadline = 1/fps; a scenario fits when its time shares add up to <= 1)", "",
-              _md(xr[["scenario", "model", "fps", "probability", "latency_ms", "deadline_ms", "meets_deadline",
+              _md(xr[["scenario", "model", "fps", "probability", "latency_ms", "chain_latency_ms", "deadline_ms",
+                      "meets_deadline",
                       "time_share", "power_mW", "scenario fits"]]), "", "![deadlines](xr_deadlines.png)", "",
               "## Every energy and area number used, with its source", "", _md(prov), ""]
     report = out / "report.md"

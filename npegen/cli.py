@@ -608,6 +608,15 @@ def _parser() -> _Parser:
     rep.add_argument("--no-blocks", action="store_true", help="skip generating/verifying the blocks")
     rep.set_defaults(func=cmd_report)
 
+    sw = sub.add_parser("sweep", help="run a design-space sweep from a YAML/JSON file (resumable)")
+    sw.add_argument("space", metavar="SPACE.yaml", help="the sweep: name, block, params, sampler, constraints, ...")
+    sw.add_argument("--out", default=None, metavar="DIR", help="store directory (default build/sweeps/<name>)")
+    sw.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU count)")
+    sw.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
+    sw.add_argument("--pareto", default="area_mm2,energy_per_op_pJ", metavar="X,Y",
+                    help="columns of the Pareto plot, both minimised (default area_mm2,energy_per_op_pJ)")
+    sw.set_defaults(func=cmd_sweep)
+
     est = sub.add_parser("estimate", help="cycles, energy and throughput of a built-in workload on a design")
     est.add_argument("--workload", required=True, metavar="NAME", help="a name from 'npegen workloads'")
     est.add_argument("--design", default=None, metavar="FILE", help="JSON design file (default: built-in design)")
@@ -618,6 +627,62 @@ def _parser() -> _Parser:
     wls = sub.add_parser("workloads", help="list the built-in workloads with their MACs and targets")
     wls.set_defaults(func=cmd_workloads)
     return p
+
+
+def sweep_verifier(block: str, params) -> int:
+    """Run a sweep point's quick cocotb tests (module-level, so worker processes can unpickle it)."""
+    res = BLOCKS[block].verify(params, quiet=True, **DEMO_VERIFY.get(block, {}))
+    return res.tests - res.skipped
+
+
+def cmd_sweep(args) -> int:
+    import pandas as pd
+
+    from .analysis.sweep import Space, pareto_plot, run_sweep
+
+    try:
+        space = Space.load(args.space)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if args.workers is not None and args.workers < 1:
+        raise CliError(f"--workers must be >= 1, not {args.workers}")
+    out = Path(args.out) if args.out else Path("build") / "sweeps" / space.name
+    try:
+        pts = space.points()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    executor, client = None, None
+    if args.dask:
+        try:
+            from distributed import Client
+
+            client = Client(args.dask, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise CliError(f"cannot reach the Dask scheduler at {args.dask}: {str(exc).splitlines()[0]}") from None
+        executor = client.get_executor()
+    where = f"Dask at {args.dask}" if args.dask else f"{args.workers or 'all'} local worker(s)"
+    print(f"npegen sweep {space.name}: {len(pts)} points of {space.block} ({space.sampler}) on {where}; "
+          f"store {out / 'results.csv'}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        df = run_sweep(space, out, executor=executor, workers=args.workers, verifier=sweep_verifier)
+    finally:
+        if client is not None:
+            client.close()
+    ok = df[df["status"] == "ok"] if not df.empty else df
+    print(f"{len(ok)} of {len(df)} points ok in {time.perf_counter() - t0:.0f} s; results {out / 'results.csv'}")
+    if len(df) - len(ok):
+        print(df[df["status"] != "ok"][["key", "error"]].to_string(index=False))
+    if len(ok):
+        x, _, y = args.pareto.partition(",")
+        if x in ok and y in ok:
+            fig = pareto_plot(ok, x, y, out / "pareto.png", label="tag", title=f"sweep {space.name}")
+            print(f"Pareto plot {fig}")
+        cols = [c for c in ("tag", "transistors", "area_mm2", "runs_per_s", "energy_per_op_pJ", "TOPS_per_W")
+                if c in ok]
+        with pd.option_context("display.width", 200):
+            print(ok[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
 
 
 def cmd_estimate(args) -> int:

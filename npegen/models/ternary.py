@@ -410,7 +410,11 @@ def ternary_gemv_fixed(codes, scales, x_q, bias=None, group_size: int = 128) -> 
     ``float(Y) * 2**-24 / x_scale`` approximates :func:`ternary_gemv` with an output-domain bias
     ``b = fp16(bias) / x_scale``; the two differ only by the float32 roundings of the latter.
     """
-    acc = ternary_accumulate(codes, x_q, group_size)
+    return _fixed_epilogue(ternary_accumulate(codes, x_q, group_size), scales, bias)
+
+
+def _fixed_epilogue(acc: np.ndarray, scales, bias) -> np.ndarray:
+    """``sum_g acc[n,g] * fp16(scales[n,g]) + fp16(bias[n])`` exactly, in units of 2**-24 (Python ints)."""
     alpha = fp16_to_fixed(_fp16(scales, "scales"))
     if alpha.shape != acc.shape:
         raise ValueError(f"scales must have shape {acc.shape}, not {alpha.shape}")
@@ -584,14 +588,6 @@ def ref_ternary_engine(p: TernaryParams, trits, x_q, scales=None, bias=None) -> 
         return acc
     if scales is None:
         raise ValueError("the fp16 epilogue needs scales [N, K/group_size]")
-    alpha = fp16_to_fixed(_fp16(scales, "scales"))
-    if alpha.shape != acc.shape:
-        raise ValueError(f"scales must have shape {acc.shape}, not {alpha.shape}")
-    y = (acc.astype(object) * alpha.astype(object)).sum(axis=1)
-    if bias is not None:
-        b = fp16_to_fixed(_fp16(bias, "bias"))
-        if b.shape != (n,):
-            raise ValueError(f"bias must have shape ({n},), not {b.shape}")
-        y = y + b.astype(object)
+    y = _fixed_epilogue(acc, scales, bias)
     w = p.out_width
     return np.array([((int(v) + (1 << (w - 1))) % (1 << w)) - (1 << (w - 1)) for v in y], dtype=object)

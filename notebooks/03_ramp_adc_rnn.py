@@ -91,3 +91,62 @@ for name, df in tables.items():
 paths = plot_rnn_study(tables, OUT)
 for p in paths:
     print("wrote", p)
+
+# %% [markdown]
+# ## Bits vs accuracy vs energy and latency
+#
+# The same KWS-style LSTM and GRU presets on the estimator's crossbar: every sigmoid/tanh either comes out
+# of the ramp NL-ADC (2^N - 1 cycles per conversion, all columns at once, no digital activation) or out of
+# a SAR ADC (N + 1 cycles, one per 8 columns) followed by a digital sigmoid/tanh unit. The accuracy axis is
+# this notebook's ideal-ADC accuracy at each N; energy and latency per inference come from the estimator
+# (every number traceable to its energy-table entry).
+
+# %%
+from dataclasses import replace  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from npegen.analysis import workloads as W  # noqa: E402
+from npegen.analysis.estimator import CrossbarArray, default_design, estimate  # noqa: E402
+from npegen.analysis.plots import subplots  # noqa: E402
+
+acc = tables["accuracy"]
+rows = []
+for n in (3, 4, 5, 8):
+    for adc in ("ramp", "sar"):
+        d = replace(default_design(), crossbar=CrossbarArray(adc=adc, adc_bits=n))
+        for cell, wl_name in (("LSTM", "rnn.kws_lstm_s"), ("GRU", "rnn.kws_gru_s")):
+            r = estimate(d, W.get_workload(wl_name))
+            xb = r.layers[r.layers["engine"] == "crossbar"]
+            rows.append({"N": n, "adc": adc, "cell": cell, "workload": wl_name,
+                         "accuracy (ideal ADC)": acc.loc[f"ideal N={n}", cell] if f"ideal N={n}" in acc.index
+                         else float("nan"),
+                         "energy/inference nJ": float(r.summary["energy_per_run_J"]) * 1e9,
+                         "ADC+NL energy nJ": (xb["E_adc_pJ"].sum() + xb["E_nl_pJ"].sum()) * 1e-3,
+                         "latency us": float(r.summary["latency_s"]) * 1e6})
+bits = pd.DataFrame(rows)
+print(bits.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+bits.to_csv(OUT / "rnn_bits_energy_latency.csv", index=False)
+
+fig, (a1, a2) = subplots(1, 2, figsize=(10, 4))
+for (cell, adc), g in bits.groupby(["cell", "adc"]):
+    style = "o-" if adc == "ramp" else "s--"
+    a1.plot(g["ADC+NL energy nJ"], g["accuracy (ideal ADC)"], style, label=f"{cell}, {adc}")
+    for _, r in g.iterrows():
+        a1.annotate(f"N={r['N']}", (r["ADC+NL energy nJ"], r["accuracy (ideal ADC)"]), fontsize=6,
+                    xytext=(3, 3), textcoords="offset points")
+    a2.plot(g["N"], g["latency us"], style, label=f"{cell}, {adc}")
+a1.set_xscale("log")
+a1.set_xlabel("ADC + activation energy per inference (nJ)")
+a1.set_ylabel("test accuracy (ideal ADC)")
+a1.set_title("accuracy vs conversion energy")
+a2.set_yscale("log")
+a2.set_xlabel("ADC bits N")
+a2.set_ylabel("latency per inference (us)")
+a2.set_title("latency vs ADC bits")
+for a in (a1, a2):
+    a.grid(True, alpha=0.3)
+    a.legend(fontsize=7)
+fig.tight_layout()
+fig.savefig(OUT / "rnn_bits_energy_latency.png", dpi=110)
+print("wrote", OUT / "rnn_bits_energy_latency.png")

@@ -613,6 +613,7 @@ def _parser() -> _Parser:
     sw.add_argument("--out", default=None, metavar="DIR", help="store directory (default build/sweeps/<name>)")
     sw.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU count)")
     sw.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
+    sw.add_argument("--retry-errors", action="store_true", help="run points recorded with an error again")
     sw.add_argument("--pareto", default="area_mm2,energy_per_op_pJ", metavar="X,Y",
                     help="columns of the Pareto plot, both minimised (default area_mm2,energy_per_op_pJ)")
     sw.set_defaults(func=cmd_sweep)
@@ -665,7 +666,8 @@ def cmd_sweep(args) -> int:
           f"store {out / 'results.csv'}", flush=True)
     t0 = time.perf_counter()
     try:
-        df = run_sweep(space, out, executor=executor, workers=args.workers, verifier=sweep_verifier)
+        df = run_sweep(space, out, executor=executor, workers=args.workers, verifier=sweep_verifier,
+                       retry_errors=args.retry_errors)
     finally:
         if client is not None:
             client.close()

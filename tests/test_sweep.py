@@ -128,3 +128,24 @@ def test_pareto(tmp_path):
 
     assert mpimg.imread(p).shape[0] > 100
     assert np.isfinite(df["area"]).all()
+
+
+def test_cli_sweep_resumes_and_reports_errors(tmp_path):
+    import json
+
+    space = tmp_path / "s.yaml"
+    space.write_text("name: cli\nblock: int-mac\nparams:\n  width: [8, 99]\n  count: 16\n"
+                     "  workload: xr.vio_ulvio\n  precision: int8\n")
+    cmd = [sys.executable, "-m", "npegen", "sweep", str(space), "--out", str(tmp_path / "o"), "--workers", "2"]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "1 of 2 points ok" in r.stdout and "width must be an integer in [2, 32], not 99" in r.stdout
+    assert (tmp_path / "o" / "pareto.png").is_file()
+    assert json.loads((tmp_path / "o" / "space.json").read_text())["name"] == "cli"
+    r2 = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert r2.returncode == 0 and len(load_results(tmp_path / "o" / "results.csv")) == 2  # nothing re-run
+    bad = tmp_path / "b.yaml"
+    bad.write_text("name: b\nblock: int-mac\nparams: {width: [8]}\nsampler: sobol\n")
+    r3 = subprocess.run([sys.executable, "-m", "npegen", "sweep", str(bad)], capture_output=True, text=True,
+                        check=False)
+    assert r3.returncode == 2 and r3.stderr.count("\n") == 1 and "sampler must be one of" in r3.stderr

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["area_bars"]
+__all__ = ["area_bars", "subplots"]
+
+
+def subplots(*args, figsize=(6.4, 4.8), **kw):
+    """``(fig, axes)`` like ``pyplot.subplots`` but on a standalone :class:`matplotlib.figure.Figure`: no pyplot
+    state and no backend switch (a notebook's inline display keeps working); ``fig.savefig`` writes files."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kw)
 
 
 def area_bars(
@@ -36,11 +45,6 @@ def area_bars(
     ValueError
         A named column is missing, or ``df`` is empty.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     missing = [c for c in (label, *metrics) if c not in df.columns]
     if missing:
         raise ValueError(f"df has no column(s) {missing}; it has {list(df.columns)}")
@@ -51,7 +55,7 @@ def area_bars(
     # Horizontal bars: design-point names stay readable however many there are; a log axis when the values
     # span more than two decades (a 4-bit decoder next to a MAC engine).
     n = len(df)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 1.2 + 0.32 * n), squeeze=False,
+    fig, axes = subplots(1, len(metrics), figsize=(4.6 * len(metrics), 1.2 + 0.32 * n), squeeze=False,
                              sharey=True)
     y = list(range(n))
     for ax, metric in zip(axes[0], metrics, strict=True):
@@ -73,5 +77,4 @@ def area_bars(
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

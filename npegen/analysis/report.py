@@ -16,18 +16,10 @@ import pandas as pd
 from ..models.ternary import TernaryParams
 from . import workloads as W
 from .estimator import CrossbarArray, Design, TernaryArray, energy_breakdown, estimate, scenario_table
+from .plots import subplots
 
 __all__ = ["estimate_all", "xr_deadlines", "key_comparisons", "roofline_plot", "energy_plot", "throughput_plot",
            "deadline_plot", "write_report"]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def estimate_all(design: Design, names=None, progress: Callable[[str], None] | None = None):
@@ -49,11 +41,12 @@ def estimate_all(design: Design, names=None, progress: Callable[[str], None] | N
     return pd.DataFrame(rows).set_index("workload"), results
 
 
-def xr_deadlines(design: Design) -> pd.DataFrame:
-    """Every XRBench scenario's models at their frame rates: latency against the deadline, time share."""
+def xr_deadlines(design: Design, precision: str = "posit8_0") -> pd.DataFrame:
+    """Every XRBench scenario's models at their frame rates (in ``precision``): latency against the deadline,
+    with cascades, and time share."""
     frames = []
     for scen, models in W.xrbench_scenarios().items():
-        df = scenario_table(design, [(W.xrbench_model(m), fps, p) for m, fps, p, _ in models])
+        df = scenario_table(design, [(W.xrbench_model(m, precision), fps, p) for m, fps, p, _ in models])
         df = df.reset_index()
         df.insert(0, "scenario", scen)
         # cascades (KD -> ASR, ES -> GE): a dependent model starts when its producer finishes, so the chain's
@@ -116,8 +109,7 @@ def key_comparisons(design: Design) -> pd.DataFrame:
 
 def roofline_plot(results: dict, design: Design, path) -> Path:
     """Attained ops/cycle against DRAM ops/byte for every layer, with the DRAM and compute roofs."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = subplots(figsize=(7.5, 5))
     bpc = design.memory.dram_gbps * 1e9 / (design.tech.clock_mhz * 1e6)
     peaks = []
     for (name, r), mk in zip(results.items(), "os^vD<>phx*+1234", strict=False):
@@ -140,10 +132,9 @@ def roofline_plot(results: dict, design: Design, path) -> Path:
 
 def energy_plot(results: dict, path) -> Path:
     """Energy per run split by component (stacked, normalised to 100 %) for every workload."""
-    plt = _plt()
     br = pd.DataFrame({n: energy_breakdown(r) for n, r in results.items()}).T
     share = br.div(br.sum(axis=1), axis=0) * 100
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.3 * len(share)))
+    fig, ax = subplots(figsize=(8, 0.8 + 0.3 * len(share)))
     left = pd.Series(0.0, index=share.index)
     for col in share.columns:
         ax.barh(share.index, share[col], left=left, label=col)
@@ -158,8 +149,7 @@ def energy_plot(results: dict, path) -> Path:
 
 def throughput_plot(summary: pd.DataFrame, path) -> Path:
     """Runs per second of every workload (log axis), with the target rate where there is one."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.3 * len(summary)))
+    fig, ax = subplots(figsize=(8, 0.8 + 0.3 * len(summary)))
     y = range(len(summary))
     ax.barh(list(y), summary["runs/s"], color="tab:blue", label="estimated runs/s")
     tgt = summary["target/s"].astype(float)
@@ -175,8 +165,7 @@ def throughput_plot(summary: pd.DataFrame, path) -> Path:
 
 def deadline_plot(xr: pd.DataFrame, path) -> Path:
     """XRBench: each model's latency (with its cascade's producer) against its frame deadline, by scenario."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.28 * len(xr)))
+    fig, ax = subplots(figsize=(8, 0.8 + 0.28 * len(xr)))
     labels = [f"{s}: {m}" for s, m in zip(xr["scenario"], xr["model"], strict=True)]
     y = list(range(len(xr)))
     colors = ["tab:green" if ok else "tab:red" for ok in xr["meets_deadline"]]
@@ -196,7 +185,6 @@ def _save(fig, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _plt().close(fig)
     return path
 
 

@@ -557,10 +557,7 @@ def format_tables(tables: dict[str, pd.DataFrame], *, float_format: str = "{:.4f
 def plot_rnn_study(tables: dict[str, pd.DataFrame], outdir: str | os.PathLike) -> list[Path]:
     """Three PNG figures from :func:`rnn_study` tables into ``outdir`` (created): accuracy vs ADC bits,
     the V_read sweep and the fault sweep. Returns the paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import subplots
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -568,7 +565,7 @@ def plot_rnn_study(tables: dict[str, pd.DataFrame], outdir: str | os.PathLike) -
     paths = []
     colors = {"LSTM": "tab:blue", "GRU": "tab:orange"}
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     ideal = acc[acc.index.str.startswith("ideal N=")]
     nbits = [int(s.split("=")[1]) for s in ideal.index]
     for col in ("LSTM", "GRU"):
@@ -588,10 +585,9 @@ def plot_rnn_study(tables: dict[str, pd.DataFrame], outdir: str | os.PathLike) -
     paths.append(outdir / "rnn_accuracy_vs_bits.png")
     fig.tight_layout()
     fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
 
     vr = tables["vread"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a1, a2) = subplots(1, 2, figsize=(10, 4))
     for col in ("LSTM", "GRU"):
         a1.plot(vr.index, vr[f"{col} in-memory"], "o-", color=colors[col], label=f"{col} in-memory ramp")
         a1.plot(vr.index, vr[f"{col} fixed-ref"], "x--", color=colors[col], label=f"{col} fixed reference")
@@ -614,10 +610,9 @@ def plot_rnn_study(tables: dict[str, pd.DataFrame], outdir: str | os.PathLike) -
     paths.append(outdir / "rnn_vread_sweep.png")
     fig.tight_layout()
     fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
 
     fl = tables["faults"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a1, a2) = subplots(1, 2, figsize=(10, 4))
     x = fl.index.to_numpy() * 100
     for col in ("LSTM", "GRU"):
         a1.plot(x, fl[f"{col} uncal"], "x--", color=colors[col], label=f"{col} uncalibrated")
@@ -639,5 +634,4 @@ def plot_rnn_study(tables: dict[str, pd.DataFrame], outdir: str | os.PathLike) -
     paths.append(outdir / "rnn_faults.png")
     fig.tight_layout()
     fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
     return paths

@@ -210,28 +210,28 @@ def _block_design(block: str, gen: dict, est: dict):
         if "modes" in gen and isinstance(gen["modes"], str):
             gen["modes"] = tuple(m.strip() for m in gen["modes"].split(","))
         p = SimdMacParams(**gen)
-        d = replace(d, simd=SimdArray(count=count or d.simd.count, params=p))
+        d = replace(d, simd=SimdArray(count=d.simd.count if count is None else count, params=p))
         return SimdMac.from_params(p), "simd_mac", p, d, "simd"
     if block == "ternary":
         from ..hw.ternary import TernaryEngine
         from ..models.ternary import TernaryParams
 
         p = TernaryParams(**gen)
-        d = replace(d, ternary=TernaryArray(count=count or d.ternary.count, params=p))
+        d = replace(d, ternary=TernaryArray(count=d.ternary.count if count is None else count, params=p))
         return TernaryEngine.from_params(p), "ternary", p, d, "ternary"
     if block == "ramp-adc":
         from ..hw.ramp_adc import RampAdc
         from ..models.ramp_adc import RampAdcParams
 
         p = RampAdcParams(**gen)
-        xb = CrossbarArray(count=count or 4, adc_bits=p.n_bits, adc="ramp", cols_per_ramp=p.n_cols)
+        xb = CrossbarArray(count=4 if count is None else count, adc_bits=p.n_bits, adc="ramp", cols_per_ramp=p.n_cols)
         d = replace(d, crossbar=xb)
         return RampAdc.from_params(p), "ramp_adc", p, d, "ramp_adc"
     from ..hw.int_mac import IntMac
     from ..models.int_mac import IntMacParams
 
     p = IntMacParams(**gen)
-    d = replace(d, int_mac=IntMacArray(lanes=count or 64, params=p))
+    d = replace(d, int_mac=IntMacArray(lanes=64 if count is None else count, params=p))
     return IntMac.from_params(p), "int_mac", p, d, "int_mac"
 
 
@@ -263,8 +263,11 @@ def evaluate_point(block: str, point: Mapping, verifier: Callable | None = None)
     design = replace(design, tech=Tech(tech.node_nm, tech.vdd, tech.clock_mhz), memory=mem,
                      areas=tuple(areas.items()))
     wl = get_workload(est.get("workload", _DEFAULT_WORKLOAD[block]))
-    if "precision" in est:
-        wl = wl.with_precision(est["precision"])
+    if "precision" in est:  # the SIMD-engine layers only (ternary and analog layers stay where they are)
+        from .estimator import SIMD_PRECISIONS
+
+        wl = replace(wl, layers=tuple(ly.with_precision(est["precision"]) if ly.precision in SIMD_PRECISIONS
+                                      else ly for ly in wl.layers))
     r = estimate(design, wl)
     s = r.summary
     m.update({"workload": wl.name, "runs_per_s": float(s[f"{s['unit']}s_per_s"]),
@@ -321,8 +324,9 @@ def load_results(path) -> pd.DataFrame:
     for r in rows:
         rec = {"key": r["key"], "status": r["status"], "error": r["error"], "seconds": float(r["seconds"]),
                "worker": r["worker"]}
-        rec.update(json.loads(r["params"]))
-        rec.update(json.loads(r["metrics"]))
+        params = json.loads(r["params"])
+        rec.update(params)
+        rec.update({(f"{k}_result" if k in params else k): v for k, v in json.loads(r["metrics"]).items()})
         recs.append(rec)
     return pd.DataFrame(recs)
 
@@ -344,8 +348,19 @@ def _append(path: Path, row: dict) -> None:
         os.fsync(f.fileno())
 
 
+def _synth_only(block: str, gen: dict) -> None:
+    """Synthesise one engine configuration into the cache (errors are left to the points to report)."""
+    from ..hw.synth import synthesize
+
+    try:
+        comp, top, params, _, _ = _block_design(block, dict(gen), {})
+        synthesize(comp, top=top, tag=params.tag, quiet=True)
+    except Exception:  # noqa: S110 - the point's own evaluation records the error
+        pass
+
+
 def run_sweep(space: Space, out, *, executor: Executor | None = None, workers: int | None = None,
-              verifier: Callable | None = None, progress: bool = True) -> pd.DataFrame:
+              verifier: Callable | None = None, progress: bool = True, retry_errors: bool = False) -> pd.DataFrame:
     """Run every point of ``space`` that ``out/results.csv`` does not hold yet; return all results.
 
     Parameters
@@ -361,6 +376,12 @@ def run_sweep(space: Space, out, *, executor: Executor | None = None, workers: i
         ``space.verify`` is set (the CLI passes the cocotb testbenches).
     progress : bool
         Show a progress bar (tqdm) on stderr.
+    retry_errors : bool
+        Run the points recorded with an error again (a killed synthesis, say); by default an error is a
+        result like any other.
+
+    Each distinct engine configuration is synthesised once, before the points that share it run (points
+    that differ only in estimator parameters reuse the synthesis cache).
 
     Returns
     -------
@@ -375,8 +396,10 @@ def run_sweep(space: Space, out, *, executor: Executor | None = None, workers: i
     (out / "space.json").write_text(json.dumps({**space.__dict__, "constraints": list(space.constraints)},
                                                indent=1, default=str))
     pts = space.points()
-    done = {r["key"] for r in _read_rows(store)}
+    done = {r["key"] for r in _read_rows(store) if not (retry_errors and r["status"] != "ok")}
     todo = [p for p in pts if point_key(space.block, p) not in done]
+    engines = {json.dumps({k: v for k, v in p.items() if k not in ESTIMATOR_KEYS}, sort_keys=True, default=str)
+               for p in todo}
     if verifier is not None and not space.verify:
         verifier = None
     own = executor is None
@@ -388,6 +411,9 @@ def run_sweep(space: Space, out, *, executor: Executor | None = None, workers: i
 
         bar = tqdm(total=len(pts), initial=len(pts) - len(todo), desc=f"sweep {space.name}", unit="point")
     try:
+        if len(engines) < len(todo):  # several points per engine: synthesise each engine once, first
+            for fut in as_completed([executor.submit(_synth_only, space.block, json.loads(e)) for e in engines]):
+                fut.result()
         futs = [executor.submit(_run_one, space.block, p, verifier) for p in todo]
         for fut in as_completed(futs):
             row = fut.result()
@@ -434,15 +460,12 @@ def pareto_plot(df: pd.DataFrame, x: str, y: str, path, *, objectives: Mapping[s
                 color: str | None = None, label: str | None = None, title: str = "Design space") -> Path:
     """Scatter of ``y`` against ``x`` with the Pareto-optimal points (by ``objectives``, default minimise
     ``x`` and ``y``) coloured and the dominated ones greyed; saved to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import subplots
 
     objectives = objectives or {x: "min", y: "min"}
     ok = df[df.get("status", pd.Series("ok", index=df.index)) == "ok"] if "status" in df else df
     front = pareto_mask(ok, objectives)
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = subplots(figsize=(6.5, 4.5))
     dom = ok[~front]
     ax.scatter(dom[x], dom[y], color="0.75", s=25, label="dominated")
     best = ok[front].sort_values(x)
@@ -451,7 +474,8 @@ def pareto_plot(df: pd.DataFrame, x: str, y: str, path, *, objectives: Mapping[s
             ax.scatter(grp[x], grp[y], s=45, label=f"Pareto, {color}={val}")
     else:
         ax.scatter(best[x], best[y], color="tab:red", s=45, label="Pareto-optimal")
-    ax.plot(best[x], best[y], color="tab:red", lw=0.8, alpha=0.6)
+    if set(objectives) == {x, y}:  # the front is a staircase in these two axes
+        ax.plot(best[x], best[y], color="tab:red", lw=0.8, alpha=0.6)
     if label and label in best:
         for _, r in best.iterrows():
             ax.annotate(str(r[label]), (r[x], r[y]), fontsize=6, xytext=(3, 3), textcoords="offset points")
@@ -464,5 +488,4 @@ def pareto_plot(df: pd.DataFrame, x: str, y: str, path, *, objectives: Mapping[s
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

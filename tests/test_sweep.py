@@ -149,3 +149,12 @@ def test_cli_sweep_resumes_and_reports_errors(tmp_path):
     r3 = subprocess.run([sys.executable, "-m", "npegen", "sweep", str(bad)], capture_output=True, text=True,
                         check=False)
     assert r3.returncode == 2 and r3.stderr.count("\n") == 1 and "sampler must be one of" in r3.stderr
+
+
+def test_verify_runs_the_testbench_per_point(tmp_path, sim):
+    from npegen.cli import sweep_verifier
+
+    sp = Space(name="v", block="ramp-adc", verify=True,
+               params={"fn": ["sigmoid", "tanh"], "n_bits": 3, "in_bits": 6, "in_lsb": 0.125, "n_cols": 4})
+    df = run_sweep(sp, tmp_path, workers=2, verifier=sweep_verifier, progress=False)
+    assert list(df["status"]) == ["ok", "ok"] and list(df["verified_tests"]) == [2, 2]

@@ -10,7 +10,7 @@ SIM     ?= icarus
 PYTEST_ARGS ?=
 export SIM
 
-.PHONY: all setup demo test test-slow test-verilator bench lint clean distclean
+.PHONY: all setup demo test test-slow test-verilator bench notebooks lint clean distclean
 
 all: test
 
@@ -61,6 +61,10 @@ $(ORACLES): $(STAMP)
 	@echo "npegen: installing npegen[oracles] (ZigZag) for the benchmarks"
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,oracles]'
 	@touch $@
+
+# The notebooks in full mode (the suite runs them in small mode); figures in build/notebooks/.
+notebooks: setup
+	@for nb in notebooks/*.py; do echo "npegen: $$nb (full mode)"; $(PY) $$nb || exit 1; done
 
 bench: setup $(ORACLES)
 	$(PY) -m pytest -m bench tests/bench --benchmark-columns=min,mean,stddev,ops,rounds \

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-__all__ = ["pack_fields", "seed_from_env", "rng_from_env", "reset", "start"]
+__all__ = ["Watchdog", "pack_fields", "reset", "rng_from_env", "seed_from_env", "start", "tick_until"]
 
 
 def pack_fields(values, widths) -> int:
@@ -63,3 +63,50 @@ def record_measurement(test: str, **data) -> None:
 
     with open(path, "a") as f:
         f.write(json.dumps({"test": test, **data}) + "\n")
+
+
+class Watchdog:
+    """A bound on a wait, counted in clock cycles: every testbench loop that waits for a result owns one.
+
+    ``limit`` is derived by the caller from the documented latency (plus the stall and idle cycles the
+    testbench itself applies); :meth:`tick` raises :class:`AssertionError` with ``what()`` -- a message naming
+    the beat or result being waited for -- once ``limit`` cycles pass with no :meth:`progress`. Works in
+    cocotb and in the Amaranth simulator alike (it only counts).
+
+    Parameters
+    ----------
+    limit : int
+        Cycles without progress before the wait fails (>= 1).
+    what : callable returning str
+        Describes what is awaited, evaluated only on failure.
+    """
+
+    def __init__(self, limit: int, what):
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ValueError(f"watchdog limit must be a positive integer, not {limit!r}")
+        self._limit, self._what, self.idle = limit, what, 0
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def progress(self) -> None:
+        """Something awaited arrived (a beat accepted, a result taken): restart the count."""
+        self.idle = 0
+
+    def tick(self, n: int = 1) -> None:
+        """``n`` more cycles passed; fail when the count exceeds the limit."""
+        self.idle += n
+        if self.idle > self._limit:
+            raise AssertionError(f"{self._what()}: nothing arrived within {self._limit} cycles (lost or stuck)")
+
+
+async def tick_until(ctx, signal, *, limit: int, what: str) -> int:
+    """Amaranth simulator: tick until ``signal`` is sampled high at a clock edge, at most ``limit`` edges; return
+    the number of edges waited. A bounded ``ctx.tick().until(signal)``: raises :class:`AssertionError` naming
+    ``what`` instead of waiting forever."""
+    for n in range(1, limit + 1):
+        *_, value = await ctx.tick().sample(signal)
+        if value:
+            return n
+    raise AssertionError(f"{what}: {getattr(signal, 'name', signal)} not high within {limit} cycles")

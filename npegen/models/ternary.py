@@ -11,6 +11,10 @@ Package conventions (pinned where the sources leave them open):
 
 * quantiser: per block zero the smallest |w| (ties: lowest index); the rest become sign(w) with
   sign(0) = +1; scale per group of ``group_size`` along K = mean |kept weight| (float32);
+* engine decoders (:func:`beat_trits`, what :class:`npegen.hw.ternary.TernaryEngine` does with a beat's
+  codes): every Sherry code is legal; the I2_S reserved code 3 decodes as weight 0; a TL2 field with the sign
+  set and magnitude 0 decodes as (0, 0, 0), and the unused TL2 magnitudes 14 and 15 decode as 12, i.e.
+  +-(1, 1, 0). :func:`unpack_i2s` / :func:`unpack_tl2` (the storage formats) reject those codes instead;
 * activations: per token ``s = 127 / max(|x|, 1e-5)``, ``q = clip(rint(x*s), -128, 127)`` (rint: half to
   even), as bitnet.cpp's ``quantize_row_i8_s`` with its rounding made explicit;
 * GEMV epilogue, in this order, float32: exact int per group -> times the group scale -> summed over the
@@ -57,6 +61,7 @@ __all__ = [
     "PACKINGS",
     "TernaryParams",
     "beat_codes",
+    "beat_trits",
     "ref_ternary_engine",
 ]
 
@@ -566,6 +571,56 @@ def beat_codes(p: TernaryParams, trits) -> np.ndarray:
     for j in range(per_beat):
         words = words + (f[..., j].astype(object) << (width * j))
     return words
+
+
+#: Engine I2_S decoder: 2-bit field -> weight; the reserved code 3 decodes as 0 (it is neither 0 nor 2).
+_I2S_ENGINE = np.array([-1, 0, 1, 0], dtype=np.int8)
+
+
+def _tl2_engine_table() -> np.ndarray:
+    """[32, 3] weights of every 5-bit TL2 engine field (bit 4 sign, bits 3:0 the magnitude |9*w0 + 3*w1 + w2|).
+    Magnitudes 0..13 are the balanced-ternary triples; the unused 14 and 15 decode as 12 (the decoder's
+    comparators: ``w0 = |v| >= 5``, ``w1 = +-1`` when the remainder is ``>= 2`` / ``<= -2``, ``w2`` only when
+    the last remainder is exactly +-1, which 14 - 12 = 2 and 15 - 12 = 3 are not); the sign negates all
+    three, so the sign with magnitude 0 is (0, 0, 0)."""
+    t = np.zeros((32, 3), dtype=np.int8)
+    for f in range(32):
+        mag = f & 15
+        w0 = int(mag >= 5)
+        r = mag - 9 * w0
+        w1 = 1 if r >= 2 else -1 if r <= -2 else 0
+        r2 = r - 3 * w1
+        w2 = r2 if r2 in (-1, 1) else 0
+        t[f] = [-w0, -w1, -w2] if f >> 4 else [w0, w1, w2]
+    return t
+
+
+_TL2_ENGINE = _tl2_engine_table()
+
+
+def beat_trits(p: TernaryParams, words) -> np.ndarray:
+    """The weights the engine decodes from beat code words [N, beats] (Python ints of ``p.code_bits`` bits,
+    as :func:`beat_codes` makes them): int8 [N, beats * 4P]. The inverse of :func:`beat_codes` on its codes,
+    and defined on every code word, reserved codes included:
+
+    * Sherry: all 32 codes are legal (the STQ1_0 codebook, :data:`CODEBOOK`);
+    * I2_S: 0 = -1, 1 = 0, 2 = +1, and the reserved 3 decodes as **0**;
+    * TL2: a field is ``sign << 4 | |v|``, ``v = 9*w0 + 3*w1 + w2``; the sign with magnitude 0 decodes as
+      (0, 0, 0), and the unused magnitudes **14 and 15 decode as 12**, i.e. ``+-(1, 1, 0)``.
+    """
+    w = np.asarray(words, dtype=object)
+    if w.ndim != 2:
+        raise ValueError(f"words must be 2-D [N, beats], not shape {w.shape}")
+    bad = [v for v in w.ravel() if not isinstance(v, (int, np.integer)) or not 0 <= int(v) < 1 << p.code_bits]
+    if bad:
+        raise ValueError(f"beat words must be integers in [0, 2**{p.code_bits}); got {bad[0]!r}")
+    n, nb = w.shape
+    width = 2 if p.packing == "i2s" else 5
+    per = p.code_bits // width
+    f = np.array([[(int(v) >> (width * j)) & ((1 << width) - 1) for v in w.ravel() for j in range(per)]],
+                 dtype=np.intp).reshape(n, nb * per)
+    table = {"sherry": _DECODE, "i2s": _I2S_ENGINE[:, None], "tl2": _TL2_ENGINE}[p.packing]
+    return table[f].reshape(n, nb * p.weights_per_beat)
 
 
 def ref_ternary_engine(p: TernaryParams, trits, x_q, scales=None, bias=None) -> np.ndarray:

@@ -3,22 +3,30 @@
 ``ternary_gemv_fixed`` (epilogue ``"fp16"``) or the group sums of ``ternary_accumulate`` (``"none"``).
 
 Design point in ``PARAM_*`` (:meth:`TernaryParams.to_env`), seed in ``NPEGEN_SEED``. One coroutine drives
-beats and takes results at the falling clock edge, applying its own idle and back-pressure pattern.
+beats and takes results at the falling clock edge, applying its own idle and back-pressure pattern. Every
+result is compared with the model as it arrives (naming its row and group); a result that does not come
+fails after the documented latency plus 2 cycles in which the bench itself did not stall (a
+:class:`~npegen.sim.util.Watchdog`), and one result too many fails as extra.
 
 Tests
 -----
 test_every_code_with_extreme_activations
     Every weight code of the packing in every lane position, against activations drawn from
     {-128, 127, -1, 0, 1}, random values, all -128 and all 127; FP16 scales include subnormals, the
-    largest finite value, negative values and zero.
+    largest finite value, negative values and zero. Then code words with every field value, reserved ones
+    included (I2_S 3, TL2 magnitudes 14 and 15 and the sign with magnitude 0), decode as documented
+    (:func:`~npegen.models.ternary.beat_trits`).
 test_random_gemv
     Random rows (Sherry: quantised from Gaussian weights, with their own scales) of K = ``NPEGEN_K``
     (default 2048) against random int8 activations and a random bias, with idle beats and back-pressure;
-    Sherry rows are also checked against the public ``ternary_gemv_fixed`` / ``ternary_accumulate``.
+    Sherry rows are also checked against the public ``ternary_gemv_fixed`` / ``ternary_accumulate``. Then
+    long back-pressure: ``o.ready`` low for 4 rows and again for 3 while beats keep coming; every result
+    arrives once and right, and the engine takes no more beats meanwhile than documented.
 test_cycles_per_row
     With ``o`` always ready and no idle beats, rows are accepted back to back, one beat per cycle
     (``TernaryParams.cycles_per_row``), and each result appears ``latency`` cycles after the beat that
-    completes it.
+    completes it. Then the bench's own bounds: one result fewer or more than the rows make fails at once,
+    naming the result.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import numpy as np
 from ..models.ternary import (
     TernaryParams,
     beat_codes,
+    beat_trits,
     pack_sherry,
     ref_ternary_engine,
     sherry_quantize,
@@ -38,7 +47,7 @@ from ..models.ternary import (
     ternary_gemv_fixed,
     unpack_sherry,
 )
-from .util import pack_fields, record_measurement, rng_from_env, start
+from .util import Watchdog, pack_fields, record_measurement, rng_from_env, start
 
 TOPLEVEL = "ternary"
 
@@ -57,20 +66,47 @@ def _signed(v: int, w: int) -> int:
     return v - (1 << w) if v >> (w - 1) else v
 
 
-async def run_rows(dut, p: TernaryParams, trits: np.ndarray, x: np.ndarray, scales=None, bias=None, rng=None,
-                   p_idle=0.0, p_stall=0.0):
-    """Stream every row of ``trits`` against ``x`` (with FP16 ``scales`` [N, K/g] and ``bias`` [N] for the
-    fp16 epilogue); return (results, accept cycles, result cycles): results are int64 group sums
-    [N, K/g] (epilogue "none") or one Python int per row (object [N])."""
+def expected(p: TernaryParams, trits, x, scales=None, bias=None) -> list:
+    """The model's outputs in arrival order: one int per row (``"fp16"``) or ``(group sum, last)``."""
+    want = ref_ternary_engine(p, trits, x, scales, bias)
+    if p.epilogue == "fp16":
+        return [int(v) for v in want]
+    return [(int(v), int(j == want.shape[1] - 1)) for row in want for j, v in enumerate(row)]
+
+
+def stall_bound(p: TernaryParams, k: int) -> int:
+    """Most beats the engine may take while a result waits with ``o.ready`` low (documented in
+    :class:`~npegen.hw.ternary.TernaryEngine`): none (``"none"``), the rest of the next row (``"fp16"``)."""
+    return 0 if p.epilogue == "none" else p.cycles_per_row(k) - 1
+
+
+def result_name(p: TernaryParams, groups_per_row: int, i: int) -> str:
+    """Names output number ``i``: its row (and group, epilogue ``"none"``)."""
+    if p.epilogue == "fp16":
+        return f"result {i} (row {i})"
+    return f"result {i} (row {i // groups_per_row}, group {i % groups_per_row})"
+
+
+async def run_rows(dut, p: TernaryParams, words, x: np.ndarray, scales=None, bias=None, *, expect, rng=None,
+                   p_idle=0.0, p_stall=0.0, holds=(), label=""):
+    """Stream the beat code words [N, K/(4P)] against ``x`` (with FP16 ``scales`` [N, K/g] and ``bias`` [N] for
+    the fp16 epilogue), checking each result against ``expect`` (:func:`expected`) as it arrives.
+
+    ``o.ready`` is low with probability ``p_stall`` and in every cycle ``[start, start + length)`` of
+    ``holds``; a beat is held back with probability ``p_idle``. Returns (results, accept cycles, result
+    cycles, stalls): results are int64 group sums [N, K/g] (epilogue "none") or one Python int per row
+    (object [N]); ``stalls`` holds, per run of cycles in which a result waited with ``o.ready`` low, the
+    beats the engine took meanwhile. Failure messages start with ``label``."""
     from cocotb.triggers import FallingEdge, Timer
 
-    n, k = trits.shape
-    wpb, nb = p.weights_per_beat, k // p.weights_per_beat
-    words = beat_codes(p, trits)
+    words = np.asarray(words, dtype=object)
+    n, nb = words.shape
+    wpb = p.weights_per_beat
+    gpr = nb * wpb // p.group_size
     acts = [pack_fields(x[b * wpb:(b + 1) * wpb].tolist(), [8] * wpb) for b in range(nb)]
     fp16 = p.epilogue == "fp16"
     if fp16:
-        sb = _fp16_bits(scales if scales is not None else np.ones((n, k // p.group_size)))
+        sb = _fp16_bits(scales if scales is not None else np.ones((n, gpr)))
         bb = _fp16_bits(bias if bias is not None else np.zeros(n))
     beats = []
     for r in range(n):
@@ -80,36 +116,65 @@ async def run_rows(dut, p: TernaryParams, trits: np.ndarray, x: np.ndarray, scal
                 vals += [int(sb[r, b * wpb // p.group_size]), int(bb[r])]
                 widths += [16, 16]
             beats.append(pack_fields(vals + [int(b == nb - 1)], widths + [1]))
-    want = n if fp16 else n * (k // p.group_size)
-    w_out = p.out_width
-    results, acc_cycles, out_cycles = [], [], []
-    t, cycle = 0, 0
+    expect = list(expect)
+    want, w_out = len(expect), p.out_width
+    results, acc_cycles, out_cycles, stalls = [], [], [], []
+    t, cycle, blocked, tail = 0, 0, None, 0
     rnd = rng.random if rng is not None else None
-    while len(results) < want:
+    # a result is due `latency` cycles after the beat completing it: count only the cycles in which the
+    # bench does not stall (o.ready high, and a beat offered or none left)
+    pre = f"{label}: " if label else ""
+    wd = Watchdog(p.latency + 2, lambda: f"{pre}{result_name(p, gpr, len(results))}: awaited after {t} of "
+                                         f"{len(beats)} beats ({p.tag})")
+    while len(results) < want or tail <= p.latency + 2:  # then drain: nothing more may come
+        done = len(results) >= want
+        tail += int(done and t == len(beats))
         o_valid = int(dut.o__valid.value)
-        ready = 0 if (rnd is not None and p_stall and rnd() < p_stall) else 1
-        if o_valid and ready:
-            results.append(_signed(dut.o__payload.value.to_unsigned(), w_out))
+        held = any(s <= cycle < s + length for s, length in holds)
+        ready = 0 if not done and (held or (rnd is not None and p_stall and rnd() < p_stall)) else 1
+        taken = bool(o_valid and ready)
+        if taken:
+            word = dut.o__payload.value.to_unsigned()
+            got = _signed(word, w_out) if fp16 else (_signed(word, w_out), (word >> w_out) & 1)
+            if done:
+                raise AssertionError(f"{pre}extra result {got} after the {want} expected ({p.tag})")
+            if got != expect[len(results)]:
+                raise AssertionError(f"{pre}{result_name(p, gpr, len(results))}: rtl {got}, "
+                                     f"model {expect[len(results)]} ({p.tag})")
+            results.append(got if fp16 else got[0])
             out_cycles.append(cycle)
         offer = t < len(beats) and not (rnd is not None and p_idle and rnd() < p_idle)
         dut.o__ready.value = ready
         await Timer(1, unit="ns")  # i.ready follows o.ready combinationally: let it settle (clock low phase)
         in_ready = int(dut.i__ready.value)
         if not fp16:
-            assert in_ready == int((not o_valid) or ready), "i.ready is not o.ready passed through"
+            assert in_ready == int((not o_valid) or ready), (
+                f"{pre}beat {t} of {len(beats)}: i.ready {in_ready} with o.valid {o_valid}, o.ready {ready}: "
+                f"i.ready is not ~o.valid | o.ready ({p.tag})")
         dut.i__valid.value = int(offer)
+        accepted = bool(offer and in_ready)
         if offer:
             dut.i__payload.value = beats[t]
             if in_ready:
                 acc_cycles.append(cycle)
                 t += 1
+        if o_valid and not ready:
+            blocked = (blocked or 0) + int(accepted)
+        elif blocked is not None:
+            stalls.append(blocked)
+            blocked = None
+        if done:
+            pass
+        elif taken or accepted:
+            wd.progress()
+        elif ready and (offer or t == len(beats)):
+            wd.tick()
         await FallingEdge(dut.clk)
         cycle += 1
-        if cycle > 50 * (len(beats) + 100):
-            raise AssertionError(f"{len(results)} of {want} results after {cycle} cycles")
+    dut.i__valid.value = 0
     if fp16:
-        return np.array(results, dtype=object), acc_cycles, out_cycles
-    return np.array(results, dtype=np.int64).reshape(n, -1), acc_cycles, out_cycles
+        return np.array(results, dtype=object), acc_cycles, out_cycles, stalls
+    return np.array(results, dtype=np.int64).reshape(n, -1), acc_cycles, out_cycles, stalls
 
 
 def _check(got, want, label, p):
@@ -146,6 +211,84 @@ def _all_codes_rows(p: TernaryParams, k: int, rng) -> np.ndarray:
     return np.stack([base[s:s + k] for s in range(0, 27, 3)]).astype(np.int8)
 
 
+async def _run_checked(dut, p: TernaryParams, trits, x, scales=None, bias=None, label="", **kw):
+    """:func:`run_rows` on the beat codes of ``trits``, checked against the model (also as a whole)."""
+    got, *rest = await run_rows(dut, p, beat_codes(p, trits), x, scales, bias,
+                                expect=expected(p, trits, x, scales, bias), label=label, **kw)
+    _check(got, ref_ternary_engine(p, trits, x, scales, bias), label, p)
+    return (got, *rest)
+
+
+async def _reserved_codes(dut, p: TernaryParams, rng) -> None:
+    """Code words with every field value, reserved ones included, against :func:`beat_trits`."""
+    k = p.group_size * max(1, 128 // p.group_size)
+    nb = k // p.weights_per_beat
+    width = 2 if p.packing == "i2s" else 5
+    per = p.code_bits // width
+    fields = rng.integers(0, 1 << width, (4, nb, per))
+    flat = fields[0].reshape(-1)
+    flat[: min(flat.size, 1 << width)] = np.arange(1 << width)[: flat.size]  # every field value
+    fields[0] = flat.reshape(nb, per)
+    if p.packing == "i2s":
+        fields[1] = 3  # a row of reserved codes only
+    elif p.packing == "tl2":
+        fields[1] = rng.choice(np.array([14, 15, 30, 31, 16]), fields[1].shape)
+    words = np.array([[sum(int(f) << (width * j) for j, f in enumerate(b)) for b in row] for row in fields],
+                     dtype=object)
+    trits = beat_trits(p, words)
+    x = rng.integers(-128, 128, k).astype(np.int8)
+    scales, bias = rng.uniform(0.1, 2.0, (4, k // p.group_size)), rng.uniform(-8, 8, 4)
+    got, *_ = await run_rows(dut, p, words, x, scales, bias, expect=expected(p, trits, x, scales, bias), rng=rng,
+                             p_stall=0.2, label="reserved codes")
+    _check(got, ref_ternary_engine(p, trits, x, scales, bias), "reserved codes", p)
+    dut._log.info("every code word, reserved codes included, decodes as documented (%s)", p.tag)
+
+
+async def _long_backpressure(dut, p: TernaryParams, rng) -> None:
+    """``o.ready`` low for 4 rows, then for 3, while beats keep coming: every result once and right, and no
+    more beats taken meanwhile than documented."""
+    k = p.group_size * max(1, 128 // p.group_size)
+    n = 8
+    trits = rng.integers(-1, 2, (n, k)).astype(np.int8)
+    if p.packing == "sherry":
+        trits, _ = sherry_quantize(rng.standard_normal((n, k)), group_size=p.group_size)
+    x = rng.integers(-128, 128, k).astype(np.int8)
+    scales, bias = rng.uniform(0.1, 2.0, (n, k // p.group_size)), rng.uniform(-8, 8, n)
+    row = p.cycles_per_row(k)
+    holds = [(3, 4 * row + 1), (8 * row, 3 * row)]  # o.ready low for 4 rows, then again for 3
+    *_, stalls = await _run_checked(dut, p, trits, x, scales, bias, "long back-pressure", rng=rng, p_stall=0.1,
+                                    holds=holds)
+    assert len(stalls) >= 2, f"the holds did not block a result ({p.tag})"
+    assert max(stalls) <= stall_bound(p, k), (f"the engine took {max(stalls)} beats while a result waited, "
+                                              f"documented at most {stall_bound(p, k)} ({p.tag})")
+    dut._log.info("o.ready low for %d and %d cycles: no result lost or repeated, at most %d beats taken (%s)",
+                  holds[0][1], holds[1][1], max(stalls), p.tag)
+
+
+async def _bench_bounds(dut, p: TernaryParams, rng) -> None:
+    """The bench's own bounds: one result more or fewer than the rows make fails at once, naming it."""
+    from cocotb.triggers import ClockCycles, FallingEdge
+
+    k = p.group_size
+    trits = np.concatenate([_all_codes_rows(p, k, rng)] * 2)[:2]
+    x = rng.integers(-128, 128, k).astype(np.int8)
+    scales = rng.uniform(0.1, 2.0, (2, 1))
+    want = expected(p, trits, x, scales)
+    for label, rows, exp, msg in [("lost", 1, want, "nothing arrived within"),
+                                  ("extra", 2, want[:1], "extra result")]:
+        try:
+            await run_rows(dut, p, beat_codes(p, trits)[:rows], x, scales[:rows], expect=exp, rng=rng, p_stall=0.2,
+                           label=f"bench check, one {label} result")
+        except AssertionError as e:
+            assert msg in str(e), f"{label} result: wrong message {e}"
+            dut._log.info("%s", e)
+        else:
+            raise AssertionError(f"the bench did not notice a {label} result ({p.tag})")
+        dut.i__valid.value, dut.o__ready.value = 0, 1
+        await ClockCycles(dut.clk, p.cycles_per_row(k) + 4)  # let the engine drain before the next case
+        await FallingEdge(dut.clk)
+
+
 @cocotb.test()
 async def test_every_code_with_extreme_activations(dut):
     p = await _start(dut)
@@ -157,9 +300,9 @@ async def test_every_code_with_extreme_activations(dut):
               np.full(k, -128), np.full(k, 127)):
         x = x.astype(np.int8)
         scales, bias = _corner_scales(rng, n, groups), rng.uniform(-100, 100, n)
-        got, _, _ = await run_rows(dut, p, trits, x, scales, bias)
-        _check(got, ref_ternary_engine(p, trits, x, scales, bias), "every code", p)
+        await _run_checked(dut, p, trits, x, scales, bias, "every code")
     dut._log.info("every code, extreme activations: bit-exact (%s)", p.tag)
+    await _reserved_codes(dut, p, rng)
 
 
 @cocotb.test()
@@ -176,15 +319,15 @@ async def test_random_gemv(dut):
         scales = rng.uniform(0.01, 0.1, (n, k // p.group_size))
     x = rng.integers(-128, 128, k).astype(np.int8)
     bias = rng.standard_normal(n)
-    got, _, _ = await run_rows(dut, p, trits, x, scales, bias, rng=rng, p_idle=0.1, p_stall=0.2)
-    want = ref_ternary_engine(p, trits, x, scales, bias)
-    _check(got, want, f"random GEMV {n}x{k}", p)
+    got, *_ = await _run_checked(dut, p, trits, x, scales, bias, f"random GEMV {n}x{k}", rng=rng, p_idle=0.1,
+                                 p_stall=0.2)
     if p.packing == "sherry":  # the public model functions, on the packed codes
         codes = pack_sherry(trits)
         public = (ternary_gemv_fixed(codes, scales, x, bias, p.group_size) if p.epilogue == "fp16"
                   else ternary_accumulate(codes, x, p.group_size))
         _check(got, public, f"random GEMV {n}x{k} vs the public model", p)
     dut._log.info("random GEMV %dx%d with idle beats and back-pressure: bit-exact (%s)", n, k, p.tag)
+    await _long_backpressure(dut, p, rng)
 
 
 @cocotb.test()
@@ -195,8 +338,7 @@ async def test_cycles_per_row(dut):
     trits = np.concatenate([_all_codes_rows(p, k, rng)] * 3)[:3]
     x = rng.integers(-128, 128, k).astype(np.int8)
     scales = rng.uniform(0.01, 1.0, (3, 4))
-    got, acc, outs = await run_rows(dut, p, trits, x, scales)
-    _check(got, ref_ternary_engine(p, trits, x, scales), "cycle run", p)
+    _, acc, outs, _ = await _run_checked(dut, p, trits, x, scales, label="cycle run")
     per_row = p.cycles_per_row(k)
     assert acc == list(range(acc[0], acc[0] + 3 * per_row)), f"the engine inserted bubbles ({p.tag})"
     wpb = p.weights_per_beat
@@ -209,6 +351,7 @@ async def test_cycles_per_row(dut):
     record_measurement("ternary.test_cycles_per_row", cycles=outs[-1] - acc[0] + 1, rows=3, k=k)
     dut._log.info("3 rows of K=%d in %d cycles each, results %d cycle(s) after the last beat (%s)", k, per_row,
                   p.latency, p.tag)
+    await _bench_bounds(dut, p, rng)
 
 
 def verify_ternary(params: TernaryParams | None = None, *, sim: str | None = None, seed: int | None = None,

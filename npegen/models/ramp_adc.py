@@ -24,7 +24,10 @@ The integer tables built from it are what the hardware holds:
 
 Every input is evaluated, so the tables reproduce the formula for *every* input code by construction
 (including inputs exactly on a threshold: a level reached exactly counts, round half up); the tests check
-it against an independent evaluation.
+it against an independent evaluation. Where ``f`` is rational (``hardsigmoid``), an input whose value lands on
+(or within float64 rounding of) a level ``k - 1/2`` is re-evaluated in exact rational arithmetic, so an exact
+tie rounds half up rather than by a float64 ulp (``hardsigmoid(2) * 15 + 1/2 = 13`` exactly, but evaluates to
+12.999... in float64).
 
 The ramp "as the memristor column sees it" starts at ``offset = T_1`` (set by the bias/calibration
 devices) and rises by ``steps[j] = T_{j+1} - T_j >= 0`` input codes per cycle (one ramp device each).
@@ -36,6 +39,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -70,6 +74,14 @@ FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], tuple[float, floa
     "gelu": (_gelu, None),
     "silu": (_silu, None),
 }
+
+
+def _hardsigmoid_exact(x: Fraction) -> Fraction:
+    return min(max(x / 6 + Fraction(1, 2), Fraction(0)), Fraction(1))
+
+
+#: Built-ins with rational values: name -> f on exact fractions, used to settle exact ties (see the module notes).
+_EXACT: dict[str, Callable[[Fraction], Fraction]] = {"hardsigmoid": _hardsigmoid_exact}
 
 #: How the counter value becomes the output code.
 MODES = ("up", "down", "lut")
@@ -158,6 +170,8 @@ class RampADC:
         self._y_range = (lo, hi)
         self._fx = fx
         self._table = self.formula(fx)  # the code of every input, from the convention
+        if isinstance(fn, str) and fn in _EXACT:
+            self._settle_ties(xs, _EXACT[fn])
 
         d = np.diff(self._table)
         if lut is not True and (d >= 0).all():
@@ -184,6 +198,16 @@ class RampADC:
         self._thresholds = self._thresholds.astype(np.int64)
         self._thresholds.setflags(write=False)
         self._table.setflags(write=False)
+
+    def _settle_ties(self, xs: np.ndarray, exact: Callable[[Fraction], Fraction]) -> None:
+        """Re-evaluate in exact arithmetic the codes of inputs whose value is within float64 rounding of a tie."""
+        lo, hi = self._y_range
+        w = (self._fx - lo) * (self.levels - 1) / (hi - lo) + 0.5
+        near = np.flatnonzero(np.abs(w - np.rint(w)) <= 1e-9 * np.maximum(1.0, np.abs(w)))
+        flo, span, lsb = Fraction(lo), Fraction(hi) - Fraction(lo), Fraction(self._in_lsb)
+        for i in near:
+            q = math.floor((exact(int(xs[i]) * lsb) - flo) * (self.levels - 1) / span + Fraction(1, 2))
+            self._table[i] = min(max(q, 0), self.levels - 1)
 
     def _first_at_least(self, codes: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """Smallest input code with ``codes >= level`` for each level (x_max + 1 if none); codes non-decreasing."""

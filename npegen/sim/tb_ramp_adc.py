@@ -3,8 +3,16 @@
 The expected code of every input is :attr:`RampADC.table` - the convention's formula evaluated on every
 input code - so the RTL is compared with the formula itself, not only with the model's threshold tables
 (``tests/test_ramp_adc.py`` checks the model against an independent evaluation). Design point in
-``PARAM_*`` (:meth:`RampAdcParams.to_env`), seed in ``NPEGEN_SEED``. Inputs are driven and outputs sampled
-at the falling clock edge.
+``PARAM_*`` (:meth:`RampAdcParams.to_env`), seed in ``NPEGEN_SEED``. A converter of any ``f`` (a callable,
+e.g. a decreasing one: count-down mode) travels as its tables in a JSON file named by ``PARAM_TABLES``
+(:func:`verify_ramp_adc` ``adc=``). Inputs are driven and outputs sampled at the falling clock edge.
+
+Lost and extra results: every cycle is checked as it happens. A ``valid`` must come exactly ``cycles``
+edges after the edge that took its start: none at that edge fails as a lost result, one at another edge
+as an early or extra result, one with no conversion outstanding as an extra result (also during the idle
+cycles after the last result), each naming the batch. Every wait (for a result, or for ``ready`` to take a
+pending start) is bounded by a :class:`~npegen.sim.util.Watchdog` of ``cycles + 2`` cycles: the documented
+latency plus the cycle that takes the start, plus one.
 
 Tests
 -----
@@ -14,64 +22,138 @@ test_all_inputs_back_to_back
     conversions run back to back; each ``valid`` comes exactly ``cycles`` edges after the edge that took
     its ``start``, ``busy`` is high throughout and no conversion is lost or repeated.
 test_idle_gaps_and_ignored_starts
-    Random idle gaps between conversions, ``start`` pulses while busy (ignored unless ``ready``), ``y``
-    held between results, the same timing check.
+    Random idle gaps between conversions, ``start`` pulses with random ``x`` while busy (ignored unless
+    ``ready``), ``x`` changing while idle, ``y`` held between results, the same timing check; then the
+    output held for ``4 * cycles`` idle cycles (no ``valid``, ``y`` unchanged, ``ready`` high, ``busy`` low).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 
 import cocotb
 import numpy as np
 
-from ..models.ramp_adc import RampAdcParams
-from .util import pack_fields, record_measurement, rng_from_env, start
+from ..models.ramp_adc import RampADC, RampAdcParams
+from .util import Watchdog, pack_fields, record_measurement, rng_from_env, start
 
 TOPLEVEL = "ramp_adc"
 
 
-async def _start(dut) -> RampAdcParams:
+@dataclass(frozen=True)
+class Tables:
+    """What the testbench needs of a :class:`RampADC`: widths, latency, thresholds and the code of every input."""
+
+    tag: str
+    n_bits: int
+    in_bits: int
+    cycles: int
+    thresholds: np.ndarray
+    table: np.ndarray
+
+    @property
+    def x_min(self) -> int:
+        return -(1 << (self.in_bits - 1))
+
+    @property
+    def x_max(self) -> int:
+        return (1 << (self.in_bits - 1)) - 1
+
+    @classmethod
+    def of(cls, adc: RampADC, tag: str) -> Tables:
+        return cls(tag, adc.n_bits, adc.in_bits, adc.cycles, adc.thresholds.copy(), adc.table.copy())
+
+    def to_json(self) -> str:
+        return json.dumps({"tag": self.tag, "n_bits": self.n_bits, "in_bits": self.in_bits, "cycles": self.cycles,
+                           "thresholds": self.thresholds.tolist(), "table": self.table.tolist()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Tables:
+        d = json.loads(text)
+        return cls(d["tag"], d["n_bits"], d["in_bits"], d["cycles"], np.array(d["thresholds"], dtype=np.int64),
+                   np.array(d["table"], dtype=np.int64))
+
+
+async def _start(dut) -> tuple[int, Tables]:
+    """Clock, reset; the number of columns and the tables (from ``PARAM_TABLES``, else built from ``PARAM_*``)."""
     await start(dut, start=0, x=0)
-    return RampAdcParams.from_env()
+    path = os.environ.get("PARAM_TABLES")
+    if path:
+        with open(path) as f:
+            return int(os.environ["PARAM_N_COLS"]), Tables.from_json(f.read())
+    p = RampAdcParams.from_env()
+    return p.n_cols, Tables.of(p.adc, p.tag)
 
 
-def _inputs(p: RampAdcParams, rng) -> np.ndarray:
-    adc = p.adc
-    if adc.in_bits <= int(os.environ.get("NPEGEN_EXHAUSTIVE_BITS", "12")):
-        xs = np.arange(adc.x_min, adc.x_max + 1)
+def _inputs(t: Tables, n_cols: int, rng) -> np.ndarray:
+    if t.in_bits <= int(os.environ.get("NPEGEN_EXHAUSTIVE_BITS", "12")):
+        xs = np.arange(t.x_min, t.x_max + 1)
     else:
-        t = adc.thresholds
-        xs = np.concatenate([t - 1, t, t + 1, [adc.x_min, adc.x_max, 0, -1, 1],
-                             rng.integers(adc.x_min, adc.x_max + 1, 4096)])
-        xs = np.unique(np.clip(xs, adc.x_min, adc.x_max))
+        th = t.thresholds
+        xs = np.concatenate([th - 1, th, th + 1, [t.x_min, t.x_max, 0, -1, 1],
+                             rng.integers(t.x_min, t.x_max + 1, 4096)])
+        xs = np.unique(np.clip(xs, t.x_min, t.x_max))
     xs = rng.permutation(xs)
-    pad = (-len(xs)) % p.n_cols
-    return np.concatenate([xs, xs[:pad]]).reshape(-1, p.n_cols)
+    pad = (-len(xs)) % n_cols
+    return np.concatenate([xs, xs[:pad]]).reshape(-1, n_cols)
 
 
-async def _run(dut, p: RampAdcParams, batches: np.ndarray, rng=None, p_gap=0.0, p_spurious=0.0):
-    """Convert every batch; return (codes [B, n_cols], take edges, valid edges)."""
+async def _run(dut, t: Tables, n_cols: int, batches: np.ndarray, rng=None, p_gap=0.0, p_spurious=0.0,
+               hold: int | None = None):
+    """Convert every batch, checking the handshake each cycle (see the module notes); then hold the output idle
+    for ``hold`` cycles (default ``cycles + 2``). Return (codes [B, n_cols], take cycles, valid cycles)."""
     from cocotb.triggers import FallingEdge
 
-    adc = p.adc
-    n = len(batches)
-    words = [pack_fields(b.tolist(), [adc.in_bits] * p.n_cols) for b in batches]
+    n, s = len(batches), t.cycles
+    hold = s + 2 if hold is None else hold
+    words = [pack_fields(b.tolist(), [t.in_bits] * n_cols) for b in batches]
+    x_mask = (1 << (t.in_bits * n_cols)) - 1
+    x_bytes = (t.in_bits * n_cols + 7) // 8
+    code_mask = (1 << t.n_bits) - 1
     got, takes, valids = [], [], []
-    i, cycle, prev_y = 0, 0, None
-    limit = (n + 2) * (adc.cycles + 1) * (20 if p_gap else 2) + 100
-    while len(got) < n:
-        # outputs after the edge that ended the previous cycle
+
+    def what() -> str:
+        k = len(valids)
+        if k < len(takes):
+            return f"{t.tag}: batch {k} of {n}: valid due at cycle {takes[k] + s} (start taken at cycle {takes[k]})"
+        return f"{t.tag}: batch {len(takes)} of {n}: its start was never taken (ready low)"
+
+    dog = Watchdog(s + 2, what)
+    i, cycle, prev_y, idle = 0, 0, None, 0
+    edge = FallingEdge(dut.clk)
+    while True:
+        # outputs after the rising edge that ended the previous cycle
+        k = len(valids)
+        y = dut.y.value.to_unsigned()
         if int(dut.valid.value):
-            y = dut.y.value.to_unsigned()
-            got.append([(y >> (adc.n_bits * j)) & ((1 << adc.n_bits) - 1) for j in range(p.n_cols)])
+            if k >= len(takes):
+                raise AssertionError(f"{t.tag}: extra result: valid at cycle {cycle} with no conversion outstanding "
+                                     f"(after batch {k - 1} of {n})")
+            due = takes[k] + s
+            if cycle != due:
+                raise AssertionError(f"{t.tag}: batch {k} of {n}: valid at cycle {cycle}, documented {due} (start "
+                                     f"taken at cycle {takes[k]} + {s} cycles): an early, extra or lost result")
+            got.append([(y >> (t.n_bits * j)) & code_mask for j in range(n_cols)])
             valids.append(cycle)
-            prev_y = y
-        elif prev_y is not None:
-            assert dut.y.value.to_unsigned() == prev_y, "y changed without valid"
+            dog.progress()
+        elif k < len(takes) and cycle == takes[k] + s:
+            raise AssertionError(f"{t.tag}: batch {k} of {n}: no valid at cycle {cycle}, where it was due (start "
+                                 f"taken at cycle {takes[k]} + {s} cycles): the result is lost")
+        elif prev_y is not None and y != prev_y:
+            raise AssertionError(f"{t.tag}: y changed without valid at cycle {cycle} (after batch {k - 1} of {n})")
+        prev_y = y if valids else None
+        outstanding = len(valids) < len(takes)
         ready, busy = int(dut.ready.value), int(dut.busy.value)
-        if takes and len(valids) < len(takes):
-            assert busy, f"busy low at cycle {cycle} during the conversion taken at {takes[-1]}"
+        if outstanding and not busy:
+            raise AssertionError(f"{t.tag}: batch {len(valids)} of {n}: busy low at cycle {cycle} before its result")
+        if len(valids) == n:
+            if not ready or busy:
+                raise AssertionError(f"{t.tag}: after the last batch: ready={ready} busy={busy} at cycle {cycle}")
+            if idle == hold:
+                break
+            idle += 1
         want = i < n and not (rng is not None and rng.random() < p_gap)
         if want:
             dut.start.value = 1
@@ -79,68 +161,130 @@ async def _run(dut, p: RampAdcParams, batches: np.ndarray, rng=None, p_gap=0.0, 
             if ready:
                 takes.append(cycle + 1)  # taken at the next rising edge
                 i += 1
+                dog.progress()
         else:
             spurious = rng is not None and busy and not ready and rng.random() < p_spurious
             dut.start.value = int(spurious)  # a start while busy must be ignored
-            if spurious:
-                dut.x.value = int(rng.integers(0, 1 << 30)) & ((1 << (adc.in_bits * p.n_cols)) - 1)
-        await FallingEdge(dut.clk)
+            if rng is not None:  # x only matters when a start is taken
+                dut.x.value = int.from_bytes(rng.bytes(x_bytes), "little") & x_mask
+        if outstanding or want:
+            dog.tick()
+        await edge
         cycle += 1
-        if cycle > limit:
-            raise AssertionError(f"{len(got)} of {n} conversions after {cycle} cycles")
     return np.array(got, dtype=np.int64), takes, valids
 
 
-def _check(p: RampAdcParams, batches, got, takes, valids, label):
-    adc = p.adc
-    want = adc.table[batches - adc.x_min]
+def _check(t: Tables, batches, got, label):
+    want = t.table[batches - t.x_min]
     bad = np.argwhere(got != want)
     if bad.size:
         b, j = bad[0]
-        raise AssertionError(f"{label}: {len(bad)} of {want.size} codes differ; first x={batches[b, j]} (column {j}): "
-                             f"rtl {got[b, j]}, convention {want[b, j]} ({p.tag})")
-    lat = {v - t for t, v in zip(takes, valids, strict=True)}
-    assert lat == {adc.cycles}, f"{label}: valid came {sorted(lat)} edges after start, documented {adc.cycles}"
+        raise AssertionError(f"{label}: {len(bad)} of {want.size} codes differ; first batch {b} x={batches[b, j]} "
+                             f"(column {j}): rtl {got[b, j]}, convention {want[b, j]} ({t.tag})")
 
 
 @cocotb.test()
 async def test_all_inputs_back_to_back(dut):
-    p = await _start(dut)
+    n_cols, t = await _start(dut)
     rng = rng_from_env(1)
-    batches = _inputs(p, rng)
-    got, takes, valids = await _run(dut, p, batches)
-    _check(p, batches, got, takes, valids, "back to back")
+    batches = _inputs(t, n_cols, rng)
+    got, takes, valids = await _run(dut, t, n_cols, batches)
+    _check(t, batches, got, "back to back")
     record_measurement("ramp_adc.test_all_inputs_back_to_back", cycles=valids[-1] - (takes[0] - 1) + 1,
                        conversions=len(batches))
     gaps = set(np.diff(takes).tolist())
-    assert gaps <= {p.adc.cycles}, f"back-to-back starts taken every {sorted(gaps)} cycles, not {p.adc.cycles}"
+    assert gaps <= {t.cycles}, f"back-to-back starts taken every {sorted(gaps)} cycles, not {t.cycles}"
     dut._log.info("%d inputs in %d conversions of %d cycles, back to back: all codes = convention (%s)",
-                  batches.size, len(batches), p.adc.cycles, p.tag)
+                  batches.size, len(batches), t.cycles, t.tag)
 
 
 @cocotb.test()
 async def test_idle_gaps_and_ignored_starts(dut):
-    p = await _start(dut)
+    n_cols, t = await _start(dut)
     rng = rng_from_env(2)
-    adc = p.adc
-    batches = rng.integers(adc.x_min, adc.x_max + 1, (24, p.n_cols))
-    batches[0, :] = adc.x_min
-    batches[1, :] = adc.x_max
-    got, takes, valids = await _run(dut, p, batches, rng=rng, p_gap=0.4, p_spurious=0.2)
-    _check(p, batches, got, takes, valids, "idle gaps")
-    dut._log.info("24 conversions with idle gaps and ignored starts: codes and timing exact (%s)", p.tag)
+    batches = rng.integers(t.x_min, t.x_max + 1, (24, n_cols))
+    batches[0, :] = t.x_min
+    batches[1, :] = t.x_max
+    got, _, _ = await _run(dut, t, n_cols, batches, rng=rng, p_gap=0.4, p_spurious=0.3, hold=4 * t.cycles)
+    _check(t, batches, got, "idle gaps")
+    dut._log.info("24 conversions with idle gaps and ignored starts, output held %d cycles: codes and timing "
+                  "exact (%s)", 4 * t.cycles, t.tag)
 
 
-def verify_ramp_adc(params: RampAdcParams | None = None, *, sim: str | None = None, seed: int | None = None,
-                    testcase: str | None = None, exhaustive_bits: int | None = None, **runner_kwargs):
-    """Emit, build and run this testbench for one design point; raise on any mismatch."""
+def sabotaged(inner, *, drop: int | None = None, extra: int | None = None, stuck: bool = False):
+    """A deliberately broken DUT with the interface of ``inner`` (a :class:`~npegen.hw.ramp_adc.RampAdc`): result
+    number ``drop`` (0-based) loses its ``valid``, ``valid`` repeats one cycle after result number ``extra``, or
+    (``stuck``) it never becomes ready and never answers. The tests use it to show that the testbenches fail at
+    once with a message naming the batch, never waiting forever."""
+    from amaranth.hdl import Module, Signal
+    from amaranth.lib import wiring
+
+    class Sabotaged(wiring.Component):
+        def __init__(self):
+            self.adc = inner.adc
+            super().__init__(inner.signature)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.inner = inner
+            m.d.comb += [inner.start.eq(self.start), inner.x.eq(self.x), self.y.eq(inner.y)]
+            count, again = Signal(16), Signal()
+            with m.If(inner.valid):
+                m.d.sync += count.eq(count + 1)
+            valid = inner.valid
+            if drop is not None:
+                valid = valid & (count != drop)
+            if extra is not None:
+                m.d.sync += again.eq(inner.valid & (count == extra))
+                valid = valid | again
+            if stuck:
+                m.d.comb += [self.valid.eq(0), self.ready.eq(0), self.busy.eq(1)]
+            else:
+                m.d.comb += [self.valid.eq(valid), self.ready.eq(inner.ready), self.busy.eq(inner.busy)]
+            return m
+
+    return Sabotaged()
+
+
+def verify_ramp_adc(params: RampAdcParams | None = None, *, adc: RampADC | None = None, sim: str | None = None,
+                    seed: int | None = None, testcase: str | None = None, exhaustive_bits: int | None = None,
+                    component=None, **runner_kwargs):
+    """Emit, build and run this testbench for one design point; raise on any mismatch.
+
+    ``adc`` converts any :class:`RampADC` (e.g. of a decreasing callable: count-down mode) instead of
+    ``params.adc``; ``params`` then only gives ``n_cols``, ``ramp`` and ``column``. ``component`` replaces the
+    generated RTL by another component with RampAdc's interface (:func:`sabotaged`, for the tests).
+    """
+    import hashlib
+
     from ..hw.ramp_adc import RampAdc
-    from .runner import resolve_sim, run_cocotb
+    from .runner import build_root, resolve_sim, run_cocotb
 
     sim = resolve_sim(sim)
     params = RampAdcParams() if params is None else params
-    env = params.to_env()
+    # cocotb builds a pytest Config for its assertion rewriting; without this, pytest also imports every installed
+    # plugin (nbmake pulls in Jupyter): about 2.5 s per simulator start.
+    env = dict(params.to_env(), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    tag = params.tag
+    if adc is None:
+        adc = params.adc
+    else:
+        digest = hashlib.sha1(adc.thresholds.tobytes() + adc.step_codes.tobytes()).hexdigest()[:8]
+        name = "".join(ch for ch in adc.fn_name if ch.isalnum() or ch == "_") or "fn"
+        tag = (f"{name}_n{adc.n_bits}_i{adc.in_bits}_{adc.mode}_{digest}_c{params.n_cols}_{params.ramp[:3]}_"
+               f"{params.column[:3]}")
+    if component is not None:
+        tag += "_" + type(component).__name__.lower()
+    # the tables travel in a file: the simulator's Python need not rebuild the model (nor import scipy)
+    bdir = runner_kwargs.get("build_dir") or build_root() / "sim" / f"{TOPLEVEL}_{sim}_{tag}"
+    os.makedirs(bdir, exist_ok=True)
+    path = os.path.abspath(os.path.join(bdir, "tables.json"))
+    with open(path, "w") as f:
+        f.write(Tables.of(adc, tag).to_json())
+    env["PARAM_TABLES"] = path
     if exhaustive_bits is not None:
         env["NPEGEN_EXHAUSTIVE_BITS"] = str(int(exhaustive_bits))
-    return run_cocotb(RampAdc.from_params(params), toplevel=TOPLEVEL, test_module=__name__, env=env,
-                      tag=params.tag, sim=sim, seed=seed, testcase=testcase, **runner_kwargs)
+    if component is None:
+        component = RampAdc(adc, n_cols=params.n_cols, ramp=params.ramp, column=params.column)
+    return run_cocotb(component, toplevel=TOPLEVEL, test_module=__name__, env=env, tag=tag, sim=sim, seed=seed,
+                      testcase=testcase, **runner_kwargs)

@@ -246,7 +246,10 @@ def run_cocotb(
 
     results = bdir / ("results_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", testcase or "all")[:80] + ".xml")
     results.unlink(missing_ok=True)
+    # cocotb configures pytest inside the simulator (assertion rewriting); autoloading every installed pytest
+    # plugin there (Jupyter via nbmake, xdist, ...) costs ~2.5 s per simulator start and none of them is used.
     test_env = dict(env, NPEGEN_SEED=str(seed))
+    test_env.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=bdir, test_dir=bdir,
                     seed=seed, extra_env=test_env, waves=waves, results_xml=str(results),

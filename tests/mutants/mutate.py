@@ -136,7 +136,9 @@ def _pytest(copy: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, st
     except subprocess.TimeoutExpired:
         return "timeout", f"still running after {timeout:.0f} s", time.monotonic() - t0
     dt = time.monotonic() - t0
-    failed = [line.split()[1] for line in r.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    # pytest's summary lines name a node id (cocotb's own log lines may also start with "ERROR ")
+    failed = [line.split()[1] for line in r.stdout.splitlines()
+              if line.startswith(("FAILED ", "ERROR ")) and "::" in line.split()[1]]
     if r.returncode == 0:
         return "survived", "", dt
     if r.returncode == 1:

@@ -1,19 +1,30 @@
 # amaranth: UnusedElaboratable=no
-"""SIMD MAC engine: parameter validation, the beat-level model against ``Format.dot`` (SoftPosit-checked),
-and the RTL in the Amaranth simulator (``rtl_*``) against the model (``ref_*``) for the shared engine and
-the per-format baseline."""
+"""SIMD MAC engine: parameter validation; the beat-level model against independent oracles (SoftPosit quires,
+exact rationals from the posit rules, ml_dtypes FP4, saturating integers, hand-computed cases); the RTL in the
+Amaranth simulator (``rtl_*``) against the model (``ref_*``) for the shared engine and the per-format baseline.
+
+Every wait of the producer and the consumer is bounded by a :class:`~npegen.sim.util.Watchdog` of ``latency``
+cycles counted only while ``o.ready`` is high; each result is compared with the model as it arrives, so a lost,
+extra or wrong result fails at once with a message naming its dot product."""
 
 from __future__ import annotations
 
+import bisect
+from fractions import Fraction
+from functools import cache
+
+import ml_dtypes
 import numpy as np
 import pytest
+import softposit as sp
 from amaranth.sim import Simulator
 
 from npegen.hw.simd_mac import SimdMac
 from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models import formats as F
 from npegen.models.simd_mac import SimdMacParams, ref_simd_mac
-from npegen.sim.tb_simd_mac import mixed_dot_products
+from npegen.sim.tb_simd_mac import as_tuple, mixed_dot_products, reserved_mode_beats, rounding_tie_beats
+from npegen.sim.util import Watchdog
 
 # ---- validation -------------------------------------------------------------------------------------------
 
@@ -57,46 +68,276 @@ def test_default_design_point():
     assert d.out_lanes == 1 and d.acc_bits(0) == 17 + 2
 
 
-# ---- model against Format.dot --------------------------------------------------------------------------------
+# ---- the model against independent oracles ------------------------------------------------------------------
+#
+# Exact values of every code from the format definitions (not from npegen): FP4 through ml_dtypes, Posit(8,0)
+# and Posit(16,1) through SoftPosit, Posit(4,1) decoded bit by bit from the posit rules, INT from two's
+# complement. The exact sum of a dot product is a Fraction; its rounding comes from SoftPosit's quires, from
+# ml_dtypes' float4_e2m1fn cast (exact sums of FP4 products are float32 values: no double rounding), from the
+# (n+1)-bit midpoint rule of the posit standard (Posit(4,1)), from saturating Python integers (INT).
+
+
+def _spec_posit_value(code: int, n: int, es: int) -> Fraction | None:
+    """Exact value of a posit code from the standard's rules (None for NaR)."""
+    if code == 0:
+        return Fraction(0)
+    if code == 1 << (n - 1):
+        return None
+    neg = code >> (n - 1)
+    bits = format(((1 << n) - code) if neg else code, f"0{n}b")[1:]
+    run = len(bits) - len(bits.lstrip(bits[0]))
+    k = run - 1 if bits[0] == "1" else -run
+    rest = bits[run + 1:]
+    e = int(rest[:es].ljust(es, "0"), 2) if es else 0
+    frac = Fraction(int(rest[es:], 2), 1 << len(rest[es:])) if rest[es:] else Fraction(0)
+    v = Fraction(2) ** (k * (1 << es) + e) * (1 + frac)
+    return -v if neg else v
+
+
+@cache
+def _spec_values(name: str) -> tuple:
+    """Exact value of every code of a named format (None for NaR), from the oracles above."""
+    if name == "fp4_e2m1":
+        return tuple(Fraction(float(v)) for v in np.arange(16, dtype=np.uint8).view(ml_dtypes.float4_e2m1fn))
+    if name == "posit8_0":
+        return tuple(None if c == 0x80 else Fraction(float(sp.posit8(bits=c))) for c in range(256))
+    if name.startswith("posit"):  # posits SoftPosit has not: the standard's rules
+        n, es = _posit_params(name)
+        return tuple(_spec_posit_value(c, n, es) for c in range(1 << n))
+    if name == "int8":
+        return tuple(Fraction(c - 256 if c >= 128 else c) for c in range(256))
+    raise KeyError(name)
+
+
+def _posit_params(name: str) -> tuple[int, int]:
+    n, es = name.removeprefix("posit").split("_")
+    return int(n), int(es)
+
+
+def _value(name: str, code: int) -> Fraction | None:
+    if name == "posit16_1":
+        return None if code == 0x8000 else Fraction(float(sp.posit16(bits=code)))
+    return _spec_values(name)[code]
+
+
+@cache
+def _spec_posit_table(n: int, es: int) -> tuple[list, list]:
+    """Positive values of codes 1 .. 2**(n-1)-1 and the (n+1)-bit midpoints between neighbours."""
+    pos = [_spec_posit_value(c, n, es) for c in range(1, 1 << (n - 1))]
+    mids = [_spec_posit_value(2 * c + 1, n + 1, es) for c in range(1, (1 << (n - 1)) - 1)]
+    return pos, mids
+
+
+def _posit_round_spec(x: Fraction, n: int, es: int) -> int:
+    """Posit code of an exact x by the standard's rule: round at the (n+1)-bit midpoints, ties to the even
+    code, never to zero and never past maxpos."""
+    if x == 0:
+        return 0
+    pos, mids = _spec_posit_table(n, es)
+    a = abs(x)
+    if a >= pos[-1]:
+        c = len(pos)
+    elif a <= pos[0]:
+        c = 1
+    else:
+        i = bisect.bisect_right(pos, a) - 1  # pos[i] <= a < pos[i + 1]: codes i + 1, i + 2
+        c = i + 1 + (a > mids[i] or (a == mids[i] and (i + 1) % 2 == 1))
+    return ((1 << n) - c) if x < 0 else c
+
+
+_QUIRES = {"posit8_0": (sp.quire8, sp.posit8, 8), "posit16_1": (sp.quire16, sp.posit16, 16)}
+
+
+def oracle_dot(name: str, pairs, out: str | None = None) -> tuple[Fraction, bool, int]:
+    """(exact sum, NaR met, code of the sum in ``out`` or the mode's own format) of the code pairs ``pairs``,
+    from the oracles above: SoftPosit's quire for Posit(8,0) / Posit(16,1), SoftPosit's double -> posit16
+    conversion of an exact double for ``out_format`` Posit(16,1), the posit rule for Posit(4,1) and es=2
+    posits, ml_dtypes for FP4, saturating integers for INT8."""
+    vals = [(_value(name, int(x)), _value(name, int(y))) for x, y in pairs]
+    nar = any(u is None or v is None for u, v in vals)
+    exact = Fraction(0) if nar else sum((u * v for u, v in vals), Fraction(0))
+    target = out or name
+    if target.startswith("posit") and nar:
+        return exact, True, 1 << (_posit_params(target)[0] - 1)
+    if target in _QUIRES and target == name:
+        quire, posit, _ = _QUIRES[name]
+        q = quire()
+        for x, y in pairs:
+            q.qma(posit(bits=int(x)), posit(bits=int(y)))
+        return exact, False, int(q.toPosit().v.v)
+    if target == "posit16_1":
+        assert Fraction(float(exact)) == exact, "not an exact double: the conversion would round twice"
+        return exact, False, int(sp.posit16(float(exact)).v.v)
+    if target.startswith("posit"):  # Posit(4,1), es=2: the posit rule
+        return exact, False, _posit_round_spec(exact, *_posit_params(target))
+    if target == "fp4_e2m1":
+        f32 = np.float32(float(exact))
+        assert Fraction(float(f32)) == exact, "an FP4 sum that is not a float32: ml_dtypes would round twice"
+        return exact, False, int(np.array([f32]).astype(ml_dtypes.float4_e2m1fn).view(np.uint8)[0])
+    if target == "int8":
+        return exact, False, int(max(-128, min(127, exact))) & 0xFF  # sums of integer products are integers
+    raise KeyError(target)
 
 
 def _lane_codes(word, lane, n):
     return (np.asarray(word) >> (lane * n)) & ((1 << n) - 1)
 
 
-@pytest.mark.parametrize("dot", [False, True])
-def test_model_equals_format_dot(dot, seed):
-    p = SimdMacParams(dot=dot)
-    rng = np.random.default_rng(seed)
-    a, b, mode, last = mixed_dot_products(p, rng, 24)
-    results = ref_simd_mac(p, a, b, mode, last)
+def _check_against_oracle(p: SimdMacParams, a, b, mode, last, results) -> int:
+    """Every result lane of ``results`` (from :func:`ref_simd_mac`) against :func:`oracle_dot` of its code
+    pairs: the raw accumulator (exact sum over the mode's LSB), the NaR flag and the rounded code. Returns the
+    number of lanes checked. Dot products must not overflow and must keep one mode."""
     ends = np.flatnonzero(last)
     starts = np.concatenate([[0], ends[:-1] + 1])
     assert len(results) == ends.size
+    checked = 0
     for r, s, e in zip(results, starts, ends, strict=True):
         f = p.formats[r.mode]
+        assert set(np.asarray(mode[s:e + 1]).tolist()) == {r.mode}
         lanes = p.lanes(r.mode)
-        ca = [_lane_codes(a[s:e + 1], lane, f.nbits) for lane in range(lanes)]
-        cb = [_lane_codes(b[s:e + 1], lane, f.nbits) for lane in range(lanes)]
-        if dot:
-            assert r.code[0] == f.dot(np.stack(ca, 1).ravel(), np.stack(cb, 1).ravel())
+        ca = [_lane_codes(a[s:e + 1], lane, f.nbits).tolist() for lane in range(lanes)]
+        cb = [_lane_codes(b[s:e + 1], lane, f.nbits).tolist() for lane in range(lanes)]
+        groups = ([[pr for lane in range(lanes) for pr in zip(ca[lane], cb[lane], strict=True)]] if p.dot
+                  else [list(zip(ca[lane], cb[lane], strict=True)) for lane in range(lanes)])
+        for lane, pairs in enumerate(groups):
+            exact, nar, code = oracle_dot(f.name, pairs, p.out_format)
+            where = f"{f.name} lane {lane}, beats {s}..{e}"
+            assert r.nar[lane] == nar, where
+            assert r.code[lane] == code, f"{where}: model {r.code[lane]:#x}, oracle {code:#x}"
+            if not nar:
+                assert Fraction(r.acc[lane]) == exact / Fraction(2) ** (2 * f.lsb_exp), where
+            assert not r.overflow[lane], where
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("p", [SimdMacParams(), SimdMacParams(dot=True),
+                               SimdMacParams(modes=("posit8_0", "int8", "fp4_e2m1"), acc_guard=6),
+                               SimdMacParams(modes=("fp4_e2m1", "posit4_1", "int8"), out_format="posit16_1"),
+                               SimdMacParams(modes=("posit8_2", "posit16_2"), word_bits=32, acc_guard=6)],
+                         ids=lambda p: p.tag)
+def test_model_against_oracles(p, seed):
+    """Mixed-mode dot products (1..40 beats): every lane's accumulator, NaR flag and rounded code equal the
+    independent oracles (exact rationals, SoftPosit quires, ml_dtypes, saturating integers)."""
+    rng = np.random.default_rng(seed)
+    a, b, mode, last = mixed_dot_products(p, rng, 40, max_len=40)
+    assert _check_against_oracle(p, a, b, mode, last, ref_simd_mac(p, a, b, mode, last)) >= 40
+
+
+@pytest.mark.parametrize("name", ["fp4_e2m1", "posit4_1", "posit8_0", "int8"])
+def test_model_every_single_product_against_oracles(name):
+    """Every operand pair of the 4- and 8-bit modes (exhaustive: <= 65,536 pairs, on every lane) as a one-beat
+    dot product: the accumulator is the exact product (double products of oracle values are exact here), NaR
+    follows a NaR operand, and the code is the oracle's rounding of the product (SoftPosit's posit8 multiply,
+    ml_dtypes, the posit rule for Posit(4,1), saturating integers)."""
+    p = SimdMacParams(modes=(name,), acc_guard=0)
+    f = p.formats[0]
+    n = f.nbits
+    codes = np.arange(1 << n)
+    pa, pb = (x.ravel() for x in np.meshgrid(codes, codes, indexing="ij"))
+    lanes = p.lanes(0)
+    a = sum(np.roll(pa, lane * 7).astype(np.int64) << (lane * n) for lane in range(lanes))
+    b = sum(np.roll(pb, lane * 7).astype(np.int64) << (lane * n) for lane in range(lanes))
+    results = ref_simd_mac(p, a, b, np.zeros(pa.size, int), np.ones(pa.size, bool))
+    vals = np.array([np.nan if v is None else float(v) for v in (_value(name, c) for c in range(1 << n))])
+    if name == "posit8_0":
+        table = np.array([[(sp.posit8(bits=x) * sp.posit8(bits=y)).v.v for y in range(256)] for x in range(256)])
+    for lane in range(lanes):
+        ca, cb = np.roll(pa, lane * 7), np.roll(pb, lane * 7)
+        prod = vals[ca] * vals[cb] + 0.0  # exact (significands of <= 8 bits); a sum from +0: no -0
+        nar = np.isnan(prod)
+        acc = np.array([r.acc[lane] for r in results])
+        code = np.array([r.code[lane] for r in results])
+        np.testing.assert_array_equal(np.array([r.nar[lane] for r in results]), nar)
+        np.testing.assert_array_equal(acc[~nar], np.ldexp(prod[~nar], -2 * f.lsb_exp).astype(np.int64))
+        if name == "posit8_0":
+            want = table[ca, cb]
+        elif name == "fp4_e2m1":
+            want = prod.astype(np.float32).astype(ml_dtypes.float4_e2m1fn).view(np.uint8)  # exact in float32
+        elif name == "int8":
+            want = np.clip(prod, -128, 127).astype(np.int64) & 0xFF
         else:
-            for lane in range(lanes):
-                assert r.code[lane] == f.dot(ca[lane], cb[lane]), (f.name, lane)
-        assert not any(r.overflow)
+            want = np.array([8 if m else _posit_round_spec(Fraction(float(x)), 4, 1) for x, m in zip(prod, nar,
+                                                                                                strict=True)])
+        np.testing.assert_array_equal(code, want, err_msg=f"{name} lane {lane}")
+
+
+@pytest.mark.parametrize("p", [SimdMacParams(), SimdMacParams(modes=("posit8_2", "posit16_2"), word_bits=32)],
+                         ids=lambda p: p.tag)
+def test_model_rounding_ties_against_oracles(p, seed):
+    """Sums on every mode's rounding midpoints and one smallest product either side (the cases where only the
+    tie rule and the sticky bit decide): accumulators, NaR and codes equal the oracles."""
+    rng = np.random.default_rng(seed)
+    a, b, mode, last = rounding_tie_beats(p, rng)
+    assert _check_against_oracle(p, a, b, mode, last, ref_simd_mac(p, a, b, mode, last)) >= 4 * 12
+
+
+def test_model_posit4_ties_round_to_even_against_the_spec():
+    """Exact ties of Posit(4,1) sums (values 1/16, 1/4, 1/2, 1, 2, 4, 16; the ties are the 5-bit codes between
+    neighbours): 1.5 (between 1 = 0b0100 and 2 = 0b0101) goes down to the even code, 3 (between 2 and 4 =
+    0b0110) goes up, and 8 (between 4 and 16 = 0b0111, a geometric midpoint) goes down to 4; just past a tie
+    rounds away from it. Hand-computed, and the spec oracle agrees."""
+    p = SimdMacParams(modes=("posit4_1",), acc_guard=4)
+    one, half, two, four, sixteenth = 0b0100, 0b0011, 0b0101, 0b0110, 0b0001
+    beats = [(one, one, 0), (half, one, 1),  # 1.5
+             (two, one, 0), (one, one, 1),  # 3
+             (four, two, 1),  # 8
+             (four, two, 0), (sixteenth, sixteenth, 1)]  # 8 + 1/256
+    a, b, last = (np.array([x[i] for x in beats]) for i in range(3))
+    got = [r.code[0] for r in ref_simd_mac(p, a, b, np.zeros(a.size, int), last.astype(bool))]
+    sums = [Fraction(3, 2), Fraction(3), Fraction(8), Fraction(8) + Fraction(1, 256)]
+    assert got == [0b0100, 0b0110, 0b0110, 0b0111]
+    assert got == [_posit_round_spec(x, 4, 1) for x in sums]
 
 
 def test_model_saturates_and_flags_overflow():
+    """Hand-computed: Posit(8,0) with no guard bits saturates at +-(2**33 - 1) LSBs and sets the flag."""
     p = SimdMacParams(modes=("posit8_0",), acc_guard=0)
     f = F.get("posit8_0")
     big = int(f.encode(64.0))
     word = big | big << 8
     r = ref_simd_mac(p, [word] * 3, [word] * 3, [0, 0, 0], [False, False, True])[0]
-    hi = (1 << (p.acc_bits(0) - 1)) - 1
+    assert p.acc_bits(0) == 26  # 64 * 64 = 2**12 is 2**24 LSBs of 2**-12: 25 magnitude bits and a sign
+    hi = (1 << 25) - 1
     assert r.acc == (hi, hi) and r.overflow == (True, True)
-    maxpos = int(f.encode(64.0))
-    assert r.code == (maxpos, maxpos)  # the saturated sum (about 2**21) rounds to maxpos
+    assert r.code == (big, big)  # the saturated sum (about 2**13) rounds to maxpos
+    neg = int(f.encode(-64.0))
+    r = ref_simd_mac(p, [word] * 3, [neg | neg << 8] * 3, [0, 0, 0], [False, False, True])[0]
+    assert r.acc == (-(1 << 25), -(1 << 25)) and r.overflow == (True, True)
     assert ref_simd_mac(p, [word], [word], [0], [True])[0].overflow == (False, False)
+
+
+def test_model_clear_drops_overflow_and_nar():
+    """Hand-computed: overflow, then NaR, then a clear beat, in one Posit(8,0) dot product: the result holds
+    only the products from the clear on, with both flags down; without the clear both stay up."""
+    p = SimdMacParams(modes=("posit8_0",), acc_guard=0)
+    big, one, two, nar = 0x7F, 0x40, 0x60, 0x80  # 64 (maxpos), 1, 2, NaR
+    a = [big, big, big, nar, one, two]
+    last = [False] * 5 + [True]
+    clear = [False, False, False, False, True, False]
+    r = ref_simd_mac(p, a, a, [0] * 6, last, clear)[0]
+    assert r.overflow[0] is False and r.nar[0] is False
+    assert r.acc[0] == 5 << 12 and r.code[0] == 0x72  # 1*1 + 2*2 = 5 = 0b0_1110_010, LSB 2**-12
+    r = ref_simd_mac(p, a, a, [0] * 6, last)[0]
+    assert r.overflow[0] is True and r.nar[0] is True and r.code[0] == nar
+
+
+def test_model_reserved_mode_indices():
+    """Hand-computed, three modes (index 3 reserved): a reserved beat adds nothing; a reserved last beat ends
+    the dot product with an all-zero result carrying index 3; a reserved clear beat still clears."""
+    p = SimdMacParams(modes=("posit8_0", "int8", "fp4_e2m1"))
+    assert p.reserved_modes == (3,) and SimdMacParams().reserved_modes == ()
+    i2, i3 = 2, 3  # int8 codes on lane 0
+    r = ref_simd_mac(p, [i2, 0x7F7F, i3, i2, i2, i3], [i3, 0x7F7F, i3, i2, i2, i2], [1, 3, 1, 1, 3, 1],
+                     [False, False, True, False, True, True])
+    assert [x.mode for x in r] == [1, 3, 1]
+    assert r[0].acc[:2] == (6 + 9, 0) and r[0].code[:2] == (15, 0)  # the reserved beat between added nothing
+    assert r[1].acc == (0, 0, 0, 0) and r[1].word == 0 and not any(r[1].nar) and not any(r[1].overflow)
+    assert r[2].acc[0] == 6  # the reserved last beat dropped the 2*2 before it
+    r = ref_simd_mac(p, [i2, i2, i3], [i2, i2, i3], [1, 3, 1], [False, False, True], [False, True, False])
+    assert r[0].acc[0] == 9  # the reserved clear beat dropped 2*2 + 2*2
+    with pytest.raises(ValueError, match=r"mode indices must be in \[0, 3\], got 4"):
+        ref_simd_mac(p, [0], [0], [4], [True])
 
 
 def test_model_rejects_bad_beats():
@@ -112,46 +353,104 @@ def test_model_rejects_bad_beats():
 # ---- RTL (Amaranth simulator) against the model ------------------------------------------------------------
 
 
-def rtl_simd_mac(p: SimdMacParams, a, b, mode, last, clear, *, rng, p_idle=0.2, p_ready=0.7):
+def rtl_simd_mac(p: SimdMacParams, a, b, mode, last, clear, *, rng, p_idle=0.2, p_ready=0.7, ready=None,
+                 label="run"):
+    """Run the beats through :class:`SimdMac` in the Amaranth simulator and return the results taken from ``o``
+    (``o.payload`` fields), comparing each with :func:`ref_simd_mac` as it arrives.
+
+    The producer idles before a beat with chance ``p_idle``; the consumer drives ``o.ready`` high with chance
+    ``p_ready``, or from the iterator ``ready`` (one value per cycle). Every wait is bounded by a
+    :class:`~npegen.sim.util.Watchdog` of ``latency`` cycles counted only while ``o.ready`` is high (so the
+    bench's own stalls do not count), from the acceptance of a result's ``last`` beat or the taking of the
+    result before it, whichever is later: a lost result fails naming its dot product, a result nobody owes fails
+    at once as extra, a wrong one names its dot product. Also returns, in ``stats``, the edges at which beats
+    were accepted and results taken, and the longest wait of a result with ``o.ready`` low."""
     dut = SimdMac.from_params(p)
-    out, accepted = [], []
     n = len(a)
+    want = [as_tuple(r) for r in ref_simd_mac(p, a, b, mode, last, clear)]
+    ends = np.flatnonzero(last).tolist()
+    out: list[tuple] = []
+    stats = {"accept": [], "result": [], "max_stall": 0, "stalled": 0}
+    state = {"sent": 0}
+
+    def _dot(k: int) -> str:
+        s = ends[k - 1] + 1 if k else 0
+        return f"{label}: result {k} of {len(ends)} (dot product of beats {s}..{ends[k]}, mode {int(mode[ends[k]])}"
 
     async def producer(ctx):
-        t = 0
-        while t < n:
-            if rng.random() < p_idle:
+        for t in range(n):
+            while rng.random() < p_idle:
                 ctx.set(dut.i.valid, 0)
                 await ctx.tick()
-                continue
             ctx.set(dut.i.payload, {"a": int(a[t]), "b": int(b[t]), "mode": int(mode[t]), "last": int(last[t]),
                                     "clear": int(clear[t])})
             ctx.set(dut.i.valid, 1)
-            await ctx.tick().until(dut.i.ready)
-            accepted.append(t)
-            t += 1
+            # i.ready is documented low only while a result waits with o.ready low: count the o.ready-high edges
+            wd = Watchdog(p.latency, lambda t=t: f"{label}: beat {t} not accepted ({p.tag})")
+            while True:
+                _, _, i_ready, o_ready = await ctx.tick().sample(dut.i.ready, dut.o.ready)
+                if i_ready:
+                    break
+                if o_ready:
+                    wd.tick()
+            state["sent"] = t + 1
         ctx.set(dut.i.valid, 0)
 
     async def consumer(ctx):
-        while len(out) < int(np.count_nonzero(last)):
-            ready = int(rng.random() < p_ready)
-            ctx.set(dut.o.ready, ready)
-            _, _, valid, pl = await ctx.tick().sample(dut.o.valid, dut.o.payload)
-            if valid and ready:
-                out.append((int(pl.word), tuple(int(x) for x in pl.acc), int(pl.nar), int(pl.overflow), int(pl.mode)))
+        wd = Watchdog(p.latency, lambda: f"{_dot(len(out))}, last beat accepted at edge "
+                                         f"{stats['accept'][ends[len(out)]]}, now edge {edge} ({p.tag})")
+        edge, owed, tail, stall = 0, 0, 0, 0
+        while True:
+            done = len(out) >= len(want)
+            if ready is not None and not done:
+                r = int(next(ready))
+            else:
+                r = int(done or rng.random() < p_ready)
+            ctx.set(dut.o.ready, r)
+            _, _, valid, pl, i_valid, i_ready, i_last = await ctx.tick().sample(
+                dut.o.valid, dut.o.payload, dut.i.valid, dut.i.ready, dut.i.payload.last)
+            edge += 1
+            progress = False
+            if valid and len(out) >= owed:
+                raise AssertionError(f"{label}: extra result at edge {edge}: the {owed} last beats accepted so far "
+                                     f"(of {len(ends)}) were all answered ({p.tag})")
+            if valid and r:
+                k = len(out)
+                got = (int(pl.word), tuple(int(x) for x in pl.acc), int(pl.nar), int(pl.overflow), int(pl.mode))
+                if got != want[k]:
+                    names = ("word", "acc", "nar", "overflow", "mode")
+                    diff = {f: (g, w) for f, g, w in zip(names, got, want[k], strict=True) if g != w}
+                    raise AssertionError(f"{_dot(k)}) differs from the model: (rtl, model) {diff} ({p.tag}; a lost or "
+                                         f"repeated result shifts every later one)")
+                out.append(got)
+                stats["result"].append(edge)
+                if stall:
+                    stats["stalled"] += 1
+                    stats["max_stall"] = max(stats["max_stall"], stall)
+                stall, progress = 0, True
+            elif valid:
+                stall += 1
+            if i_valid and i_ready:
+                stats["accept"].append(edge)
+                if i_last:
+                    progress |= len(out) == owed  # the oldest result owed: its wait starts now
+                    owed += 1
+            if progress:
+                wd.progress()
+            elif r and len(out) < owed:
+                wd.tick()
+            if len(out) >= len(want) and state["sent"] == n:  # drain: nothing more may come
+                tail += 1
+                if tail > p.latency + 2:
+                    return
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     sim.run()
-    assert accepted == list(range(n))
-    return out
-
-
-def _as_tuples(results):
-    return [(r.word, r.acc, sum(int(x) << k for k, x in enumerate(r.nar)),
-             sum(int(x) << k for k, x in enumerate(r.overflow)), r.mode) for r in results]
+    assert len(stats["accept"]) == n and out == want
+    return out, stats
 
 
 @pytest.mark.parametrize(
@@ -172,11 +471,102 @@ def _as_tuples(results):
     ids=lambda p: p.tag,
 )
 def test_rtl_matches_model(p, seed):
+    """Mixed-mode dot products with clears, idle beats and random back-pressure, bit for bit against the model."""
     rng = np.random.default_rng(seed)
     a, b, mode, last = mixed_dot_products(p, rng, 12, max_len=40)
     clear = rng.random(a.size) < 0.03
-    got = rtl_simd_mac(p, a, b, mode, last, clear, rng=rng)
-    assert got == _as_tuples(ref_simd_mac(p, a, b, mode, last, clear))
+    rtl_simd_mac(p, a, b, mode, last, clear, rng=rng)
+
+
+def _fast_overflow_beats(p: SimdMacParams) -> tuple:
+    """A few beats that overflow every FP4 lane of the default point at once: lane registers are as wide as
+    their widest mode, so a worst-case product of a wider mode (Posit(16,1) on lane 0, Posit(8,0) on lanes 0-1,
+    Posit(4,1) on lanes 0-3) followed by an FP4 beat leaves a sum beyond FP4's width, which saturates."""
+    words = []
+    for mi in (3, 2, 1):
+        f = p.formats[mi]
+        big = int(f.encode(f.max_value))
+        words.append(sum(big << (lane * f.nbits) for lane in range(p.lanes(mi))))
+    return words, [3, 2, 1]
+
+
+def test_rtl_clear_after_overflow_and_nar(seed):
+    """Default design point: overflow, then ``clear``, in one dot product (the overflow flag must drop with the
+    sum), likewise NaR then ``clear``; the same dot products without the clear keep the flags up."""
+    p = SimdMacParams()
+    rng = np.random.default_rng(seed)
+    words, modes = _fast_overflow_beats(p)
+    small = [0] + [int(x) for x in rng.integers(0, 1 << 16, 2)]  # FP4: a zero product (overflows), then any
+    nar8 = 0x8080  # Posit(8,0) NaR on both lanes
+    p8one = int(p.formats[2].encode(1.0)) * 0x0101
+    a, b, mode, last, clear = [], [], [], [], []
+
+    def dot(aa, bb, mm, cc):
+        a.extend(aa)
+        b.extend(bb)
+        mode.extend(mm)
+        clear.extend(cc)
+        last.extend([False] * (len(aa) - 1) + [True])
+
+    for clr in (False, True):
+        dot(words + small, words + small[::-1], modes + [0, 0, 0], [False, False, False, False, clr, False])
+        dot([nar8, p8one, p8one], [p8one, p8one, p8one], [2, 2, 2], [False, clr, False])
+    a, b, mode, last, clear = (np.array(x) for x in (a, b, mode, last, clear))
+    out, _ = rtl_simd_mac(p, a, b, mode, last, clear, rng=rng, label="overflow/NaR then clear")
+    assert [r[3] for r in out] == [0b1111, 0, 0, 0]  # overflow on the 4 FP4 lanes, dropped by the clear
+    assert [r[2] for r in out] == [0, 0b11, 0, 0]  # NaR on both Posit(8,0) lanes, dropped by the clear
+
+
+def test_rtl_long_backpressure(seed):
+    """Default design point: ``o.ready`` held low for runs of up to 60 cycles (1-2 ready cycles between them)
+    while short dot products in every mode queue behind the waiting result: none lost, duplicated or
+    reordered."""
+    p = SimdMacParams()
+    rng = np.random.default_rng(seed)
+    a, b, mode, last = mixed_dot_products(p, rng, 14, max_len=2)
+    clear = rng.random(a.size) < 0.1
+
+    def pattern():
+        while True:
+            yield from [0] * int(rng.choice([1, 3, 20, 60]))
+            yield from [1] * int(rng.integers(1, 3))
+
+    _, stats = rtl_simd_mac(p, a, b, mode, last, clear, rng=rng, p_idle=0.0, ready=pattern(),
+                            label="long back-pressure")
+    assert stats["max_stall"] >= 20 and stats["stalled"] >= 5, stats
+
+
+def test_rtl_latency_and_throughput(seed):
+    """Default design point, ``o`` always ready, no idle beats: every result comes ``stages`` edges after its
+    ``last`` beat, and beats are taken on consecutive edges."""
+    p = SimdMacParams()
+    rng = np.random.default_rng(seed)
+    a, b, mode, last = mixed_dot_products(p, rng, 8, max_len=3)
+    _, stats = rtl_simd_mac(p, a, b, mode, last, np.zeros(a.size, bool), rng=rng, p_idle=0.0, p_ready=1.0)
+    lasts = [e for e, lf in zip(stats["accept"], last.tolist(), strict=True) if lf]
+    assert {r - e for r, e in zip(stats["result"], lasts, strict=True)} == {p.latency}
+    assert stats["accept"] == list(range(stats["accept"][0], stats["accept"][0] + a.size))
+
+
+def test_rtl_rounding_ties(seed):
+    """Default design point: sums on the rounding midpoints of every mode's format and one smallest product
+    either side (:func:`rounding_tie_beats`), on every lane, with idle beats and back-pressure: the read-out
+    rounds them as the model does (ties to even; the sticky bit decides the rest)."""
+    p = SimdMacParams()
+    rng = np.random.default_rng(seed)
+    a, b, mode, last = rounding_tie_beats(p, rng, per_mode=6)
+    rtl_simd_mac(p, a, b, mode, last, np.zeros(a.size, bool), rng=rng, label="rounding midpoints")
+
+
+def test_rtl_reserved_mode_indices(seed):
+    """Three modes (index 3 reserved): reserved beats inside dot products, as last beats, with clear, match the
+    documented behaviour (the model's): nothing added, an all-zero result carrying the index."""
+    p = SimdMacParams(modes=("posit8_0", "int8", "fp4_e2m1"), acc_guard=4)
+    rng = np.random.default_rng(seed)
+    a, b, mode, last, clear = reserved_mode_beats(p, rng)
+    out, _ = rtl_simd_mac(p, a, b, mode, last, clear, rng=rng, label="reserved mode indices")
+    res = [r for r in out if r[4] == 3]
+    assert res and all(r[:4] == (0, (0,) * 4, 0, 0) for r in res)
 
 
 @pytest.mark.parametrize("p", [SimdMacParams(), SimdMacParams(shared=False), SimdMacParams(dot=True)], ids=str)
@@ -185,19 +575,23 @@ def test_verilator_lint_clean(p, tmp_path):
 
 
 def test_clear_drops_the_dot_product_in_progress():
+    """Hand-computed: 1*1, then clear with 1*1, then 2*2 in Posit(8,0): 5 (0x72), the first beat dropped."""
     p = SimdMacParams(modes=("posit8_0",))
-    f = F.get("posit8_0")
-    one, two = int(f.encode(1.0)), int(f.encode(2.0))
-    a = [one, one, two]
-    r = ref_simd_mac(p, a, a, [0, 0, 0], [False, False, True], [False, True, False])
-    assert len(r) == 1 and r[0].code[0] == int(f.encode(1.0 + 4.0))  # the first beat was dropped
+    one, two = 0x40, 0x60
+    r = ref_simd_mac(p, [one, one, two], [one, one, two], [0, 0, 0], [False, False, True], [False, True, False])
+    assert len(r) == 1 and r[0].code[0] == 0x72 and r[0].acc[0] == 5 << 12
 
 
 def test_out_format_rounds_to_the_chosen_posit(seed):
+    """FP4 dot products of 50 beats rounded to Posit(16,1): SoftPosit's rounding of the exact sum (a double:
+    FP4 products are multiples of 1/4), on every lane."""
     p = SimdMacParams(modes=("fp4_e2m1",), out_format="posit16_1")
-    f, out = F.get("fp4_e2m1"), F.get("posit16_1")
+    f = ml_dtypes.float4_e2m1fn
     rng = np.random.default_rng(seed)
-    a, b = rng.integers(0, 16, 50), rng.integers(0, 16, 50)
+    a, b = rng.integers(0, 1 << 16, 50), rng.integers(0, 1 << 16, 50)
     r = ref_simd_mac(p, a, b, np.zeros(50, int), np.r_[np.zeros(49, bool), True])[0]
-    exact = float(np.sum(f.decode(a) * f.decode(b)))
-    assert r.code[0] == int(out.encode(exact)) and r.code[1:] == (0, 0, 0)
+    for lane in range(4):
+        va = ((a >> (4 * lane)) & 15).astype(np.uint8).view(f).astype(np.float64)
+        vb = ((b >> (4 * lane)) & 15).astype(np.uint8).view(f).astype(np.float64)
+        exact = float(np.sum(va * vb))  # exact: at most 50 * 36 in steps of 1/4
+        assert r.code[lane] == sp.posit16(exact).v.v, lane

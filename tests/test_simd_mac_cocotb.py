@@ -1,11 +1,17 @@
 # amaranth: UnusedElaboratable=no
 """SIMD MAC engine as emitted Verilog on a real simulator, bit-exact against the model.
 
-The default design point runs every test (exhaustive FP4 / Posit(4,1) / Posit(8,0) lanes, 100,000
-random Posit(16,1) pairs plus corners, mixed-mode dot products with back-pressure, overflow, latency);
-the baseline, dot and other pipeline depths run the quick tests; the default design point also runs
-every test on Verilator (about 30 s with its C++ build). ``-m slow`` runs the sweeps on the other
-design points.
+Default suite (one cocotb point per mode and flag, about a minute on an idle 2-core machine):
+
+* the default design point runs every test, in two runs: the quick and flag tests (mixed-mode dot products,
+  overflow, overflow and NaR followed by ``clear``, long back-pressure, latency, exhaustive FP4 / Posit(4,1)
+  lanes), then the sweeps (Posit(8,0) all 65,536 pairs on both lanes, Posit(16,1) corners plus 3,000 random
+  pairs);
+* INT8 mode (with a reserved mode index), ``out_format`` (every mode rounded to Posit(16,1), with a reserved
+  index), the per-format baseline and the ``dot`` engine at another depth run the quick and flag tests.
+
+``-m slow`` adds the 100,000 random Posit(16,1) pairs, INT8 exhaustively, the full tests on the other design
+points, and the default point on Verilator (its C++ build alone takes ~45 s; Icarus runs the same tests).
 """
 
 from __future__ import annotations
@@ -16,31 +22,66 @@ from npegen.models.simd_mac import SimdMacParams
 from npegen.sim.tb_simd_mac import verify_simd_mac
 
 QUICK = "test_small_formats_all_pairs|test_dot_products_mixed|test_overflow_saturates|test_latency"
+#: The quick tests plus the flag/handshake ones (cheap: short runs).
+FLAGS = (QUICK + "|test_clear_after_overflow_and_nar|test_long_backpressure|test_reserved_mode_indices"
+         "|test_int8_random_and_corners|test_rounding_ties")
+#: Random Posit(16,1) / INT8 pairs in the default suite (plus every corner pair); 100,000 with -m slow.
+N_QUICK, N_VARIANT = 3000, 1000
 
 
-def test_default_engine_full(sim, seed):
-    res = verify_simd_mac(SimdMacParams(), sim=sim, seed=seed)
-    assert (res.tests, res.failed, res.skipped) == (6, 0, 0)
+def test_default_engine_quick(sim, seed):
+    """The default design point: mixed-mode dot products, overflow, overflow / NaR then clear, rounding
+    midpoints, long back-pressure, latency, and the FP4 / Posit(4,1) pairs (the mutation check's fast cocotb
+    run)."""
+    res = verify_simd_mac(SimdMacParams(), sim=sim, seed=seed, testcase=FLAGS)
+    # no INT8 mode and no reserved mode index (4 modes fill the 2-bit field) at the default point
+    assert (res.tests, res.failed, res.skipped) == (9, 0, 2)
+
+
+def test_default_engine_sweeps(sim, seed):
+    """The default design point's operand sweeps: Posit(8,0) all 65,536 pairs on both lanes, Posit(16,1)
+    corners plus random pairs."""
+    res = verify_simd_mac(SimdMacParams(), sim=sim, seed=seed, n_random=N_QUICK,
+                          testcase="test_posit8_all_pairs|test_posit16_random_and_corners")
+    assert (res.tests, res.failed, res.skipped) == (2, 0, 0)
 
 
 @pytest.mark.parametrize(
     "p",
-    [SimdMacParams(shared=False), SimdMacParams(dot=True), SimdMacParams(stages=1), SimdMacParams(stages=3),
-     SimdMacParams(dot=True, shared=False, stages=1)],
+    [SimdMacParams(modes=("int8", "fp4_e2m1", "posit4_1"), acc_guard=4, stages=1),
+     SimdMacParams(modes=("fp4_e2m1", "posit4_1", "int8"), out_format="posit16_1", acc_guard=3),
+     SimdMacParams(shared=False),
+     SimdMacParams(dot=True, stages=3)],
     ids=lambda p: p.tag,
 )
 def test_engine_variants_quick(p, sim, seed):
-    res = verify_simd_mac(p, sim=sim, seed=seed, testcase=QUICK)
-    assert res.failed == 0 and res.tests - res.skipped == 4
+    """INT8 mode, ``out_format``, the baseline and ``dot``: the quick and the flag tests (those that apply)."""
+    res = verify_simd_mac(p, sim=sim, seed=seed, testcase=FLAGS, n_random=N_VARIANT, n_dots=12)
+    assert res.failed == 0 and res.tests - res.skipped >= 6
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("p", [SimdMacParams(shared=False), SimdMacParams(dot=True)], ids=lambda p: p.tag)
+def test_default_engine_posit16_100k(sim, seed):
+    """100,000 random Posit(16,1) pairs plus the corners (the default suite runs 3,000)."""
+    verify_simd_mac(SimdMacParams(), sim=sim, seed=seed, testcase="test_posit16_random_and_corners")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "p",
+    [SimdMacParams(shared=False), SimdMacParams(dot=True), SimdMacParams(stages=1), SimdMacParams(stages=3),
+     SimdMacParams(dot=True, shared=False, stages=1),
+     SimdMacParams(modes=("posit8_0", "int8", "fp4_e2m1"), acc_guard=4)],
+    ids=lambda p: p.tag,
+)
 def test_engine_variants_full(p, sim, seed):
+    """Every test (INT8 exhaustively, 100,000 random Posit(16,1) pairs) on the other design points."""
     verify_simd_mac(p, sim=sim, seed=seed)
 
 
+@pytest.mark.slow
 @pytest.mark.verilator
 def test_default_engine_on_verilator(seed):
+    """The default point's tests on Verilator (redundant with Icarus for bugs: same Verilog, same tests)."""
     res = verify_simd_mac(SimdMacParams(), sim="verilator", seed=seed)
     assert res.sim == "verilator" and res.failed == 0

@@ -84,6 +84,12 @@ class SimdMac(wiring.Component):
 
     Inputs of decoders and array parts a mode does not use are held at zero (operand isolation).
 
+    *Reserved mode indices* (``len(modes) .. 2**mode_bits - 1``, when the number of modes is not a power of
+    two) select no format: such a beat adds nothing and sets no flag (``clear`` still clears); with ``last``
+    it ends the dot product in progress, discarding it, and emits a result with that ``mode`` and all-zero
+    ``word``, ``acc``, ``nar`` and ``overflow``. Reserved operand codes are those of the formats: a posit
+    NaR operand makes its lane's result NaR (the ``nar`` flag and the NaR code), as a quire does.
+
     *Latency*: ``stages`` cycles from the edge that accepts a ``last`` beat to the edge after which its
     result is on ``o`` (``stages - 1`` product pipeline registers, then the accumulator). *Throughput*:
     one beat per cycle while ``o`` is ready; the mode may change on any beat (between dot products)

@@ -26,6 +26,13 @@ width, so the shared and the per-format engines agree bit for bit.)
 A dot product uses one mode: the mode of its ``last`` beat decides how the
 accumulators are read out. (The hardware does not stop a mode change inside a dot
 product; the integers simply add up at each beat's own scaling.)
+
+Reserved mode indices: when the number of modes is not a power of two, the
+``mode_bits``-wide field can carry indices ``len(modes) .. 2**mode_bits - 1``
+(:attr:`SimdMacParams.reserved_modes`) that name no format. Such a beat adds nothing
+to any accumulator and sets no flag (its ``clear`` still works); with ``last`` it
+ends the dot product in progress, dropping its sums and flags, and emits a result
+carrying the reserved index with every other field zero (word, acc, nar, overflow).
 """
 
 from __future__ import annotations
@@ -162,6 +169,11 @@ class SimdMacParams:
         return max(1, (len(self.modes) - 1).bit_length())
 
     @property
+    def reserved_modes(self) -> tuple[int, ...]:
+        """Mode indices the ``mode`` field can carry that name no format (see the module docstring)."""
+        return tuple(range(len(self.modes), 1 << self.mode_bits))
+
+    @property
     def latency(self) -> int:
         return self.stages
 
@@ -245,7 +257,10 @@ def round_fixed_int(fmt: Format, value: int, lsb_exp: int) -> int:
 
 def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMacResult]:
     """Results of a beat sequence (arrays of one length: operand words, mode indices, last flags, and
-    optional clear flags: a beat with ``clear`` drops the dot product in progress and starts anew)."""
+    optional clear flags: a beat with ``clear`` drops the dot product in progress and starts anew).
+
+    Mode indices may be any value of the ``mode_bits``-wide field; a reserved one (no format) behaves as
+    the module docstring says."""
     a = [int(x) for x in np.asarray(a).tolist()]
     b = [int(x) for x in np.asarray(b).tolist()]
     mode = [int(x) for x in np.asarray(mode).tolist()]
@@ -254,9 +269,9 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMac
     if not len(a) == len(b) == len(mode) == len(last) == len(clear):
         raise ValueError(f"a, b, mode, last must have one length, not {len(a)}, {len(b)}, {len(mode)}, {len(last)}")
     nmodes = len(p.modes)
-    bad = [m for m in mode if not 0 <= m < nmodes]
+    bad = [m for m in mode if not 0 <= m < 1 << p.mode_bits]
     if bad:
-        raise ValueError(f"mode indices must be in [0, {nmodes - 1}], got {bad[0]}")
+        raise ValueError(f"mode indices must be in [0, {(1 << p.mode_bits) - 1}], got {bad[0]}")
     wmask = (1 << p.word_bits) - 1
     if any(not 0 <= x <= wmask for x in a + b):
         raise ValueError(f"operand words must be {p.word_bits}-bit unsigned")
@@ -297,6 +312,11 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMac
             acc = [0] * out_lanes
             ovf = [False] * out_lanes
             nar = [False] * out_lanes
+        if mode[t] >= nmodes:  # a reserved index: no product, no flag; `last` emits an all-zero result
+            if last[t]:
+                pending.append((mode[t], (0,) * out_lanes, (False,) * out_lanes, (False,) * out_lanes))
+                acc, ovf, nar = [0] * out_lanes, [False] * out_lanes, [False] * out_lanes
+            continue
         if p.dot:
             beat = [sum(prods[t][: p.lanes(mode[t])])]
             beat_nar = [any(nars[t][: p.lanes(mode[t])])]
@@ -329,7 +349,7 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMac
         for (r, lane), c in zip(idx, got, strict=True):
             codes[r][lane] = (1 << (fo.nbits - 1)) if pending[r][2][lane] else c
     for (mi, acc_t, nar_t, ovf_t), cs in zip(pending, codes, strict=True):
-        n = p.out_fmt(mi).nbits
+        n = p.out_fmt(mi).nbits if mi < nmodes else 0  # a reserved index's codes are all zero
         word = sum(c << (lane * n) for lane, c in enumerate(cs))
         results.append(SimdMacResult(mi, acc_t, tuple(cs), nar_t, ovf_t, word))
     return results

@@ -2,26 +2,36 @@
 :func:`npegen.models.simd_mac.ref_simd_mac` (whose rounded results equal ``Format.dot``).
 
 The design point arrives as ``PARAM_*`` variables (:meth:`SimdMacParams.to_env`), the seed as
-``NPEGEN_SEED``. One coroutine drives and samples at the falling clock edge (one trigger per
-cycle); it applies its own valid/ready pattern, works out which beats the engine accepted
-(``i.ready`` is checked against ``~o.valid | o.ready``), collects every result taken from ``o``
-and compares the lot with the model.
+``NPEGEN_SEED``. One coroutine (:class:`Engine`) drives and samples at the falling clock edge (one
+trigger per cycle); it applies its own valid/ready pattern, checks ``i.ready`` against
+``~o.valid | o.ready`` every cycle, and compares every result with the model as it is taken. Every wait
+is bounded by a :class:`~npegen.sim.util.Watchdog` of ``latency`` cycles in which ``o.ready`` was high: a
+lost result fails within a few cycles naming its dot product and beats, an extra one (``o.valid`` with
+no accepted ``last`` beat left unanswered) fails at once.
 
 Tests
 -----
 test_small_formats_all_pairs
-    FP4 and Posit(4,1) modes: every operand pair on every lane, one beat per dot product.
+    FP4 and Posit(4,1) (and INT4) modes: every operand pair on every lane, one beat per dot product.
 test_posit8_all_pairs
     Posit(8,0): all 65,536 pairs on both lanes (the lanes see them in different orders).
-test_posit16_random_and_corners
-    Posit(16,1): ``NPEGEN_N`` random pairs (default 100,000) plus every pair of the corner table
-    (0, NaR, +-minpos, +-maxpos, neighbours of +-1).
+test_posit16_random_and_corners, test_int8_random_and_corners
+    Posit(16,1) / INT8: ``NPEGEN_N`` random pairs (default 100,000) plus every pair of the corner table
+    (0, NaR, +-minpos, +-maxpos, neighbours of +-1); INT8 exhaustively when ``NPEGEN_N`` >= 65,536.
 test_dot_products_mixed
     Dot products of random length 1..256 back to back, the mode changing between them, random
-    idle beats and random back-pressure.
+    clears, idle beats and random back-pressure.
 test_overflow_saturates
     Worst-case products beyond ``2**acc_guard`` in every mode: the accumulator saturates and the
     lane's overflow flag is set.
+test_clear_after_overflow_and_nar
+    Overflow (and NaR) followed by ``clear`` inside one dot product, every mode: the flags drop.
+test_rounding_ties
+    Sums on the rounding midpoints of every mode's format and one smallest product either side of them.
+test_long_backpressure
+    ``o.ready`` low for runs of up to 150 cycles while short dot products queue: nothing lost.
+test_reserved_mode_indices
+    Mode indices naming no format (design points whose mode count is not a power of two).
 test_latency
     Cycles from an accepted ``last`` beat to its result, with ``o`` always ready: ``stages``.
 """
@@ -33,9 +43,9 @@ import os
 import cocotb
 import numpy as np
 
-from ..models.formats import Format
+from ..models.formats import Format, Int
 from ..models.simd_mac import SimdMacParams, SimdMacResult, ref_simd_mac
-from .util import pack_fields, record_measurement, rng_from_env, start
+from .util import Watchdog, pack_fields, record_measurement, rng_from_env, start
 
 TOPLEVEL = "simd_mac"
 
@@ -57,16 +67,25 @@ def corner_codes(f: Format) -> list[int]:
 
 
 class Engine:
-    """Drives beats into the DUT and collects results, one falling edge per cycle."""
+    """Drives beats into the DUT and checks results as they arrive, one falling edge per cycle.
+
+    Every wait is bounded: a :class:`~npegen.sim.util.Watchdog` of ``latency`` cycles counts the cycles in
+    which a result is owed and ``o.ready`` is high (cycles the bench itself stalls do not count), from the
+    acceptance of its ``last`` beat or the taking of the result before it, whichever is later; so a lost
+    result fails within ``latency`` such cycles naming it; a result nobody owes (``o.valid`` with every accepted
+    ``last`` beat already answered) fails at once as *extra*; a result unlike the model's fails naming its
+    dot product and beats.
+    """
 
     def __init__(self, dut, p: SimdMacParams):
         self.dut, self.p = dut, p
         self.acc_max = max(p.acc_width(lane) for lane in range(p.out_lanes))
-        self.accepted: list[tuple[int, int, int, int]] = []
         self.results: list[tuple] = []
         self.cycle = 0
         self.accept_cycles: list[int] = []
         self.result_cycles: list[int] = []
+        self.stalled_results = 0  # results that waited with o.ready low
+        self.max_stall = 0  # longest such wait, in cycles
 
     def _unpack(self, v: int) -> tuple:
         p = self.p
@@ -84,73 +103,113 @@ class Engine:
         v >>= lanes
         return word, tuple(acc), nar, ovf, v & ((1 << p.mode_bits) - 1)
 
-    async def run(self, a, b, mode, last, clear=None, *, rng=None, p_idle=0.0, p_stall=0.0,
-                  drain: int = 16) -> None:
-        """Offer every beat until accepted, take every result. ``p_idle``: chance of an idle cycle,
-        ``p_stall``: of ``o.ready`` low. Ends ``drain`` cycles after the last result (and checks nothing
-        more comes out)."""
+    async def run(self, a, b, mode, last, clear=None, *, label: str, rng=None, p_idle=0.0, p_stall=0.0,
+                  ready=None) -> None:
+        """Offer every beat until accepted and take every result, comparing each with
+        :func:`~npegen.models.simd_mac.ref_simd_mac` as it arrives (:attr:`results` keeps them).
+
+        ``p_idle``: chance of an idle cycle; ``o.ready`` is low with chance ``p_stall``, or follows the
+        iterator ``ready`` (one value per cycle) when given. Ends ``latency + 2`` cycles after the last
+        result, during which nothing more may come out."""
         from cocotb.triggers import FallingEdge
 
         dut, p = self.dut, self.p
         wb, mb = p.word_bits, p.mode_bits
-        clear = np.zeros(len(a), bool) if clear is None else clear
+        clear = np.zeros(len(a), bool) if clear is None else np.asarray(clear, bool)
+        want = [as_tuple(r) for r in ref_simd_mac(p, a, b, mode, last, clear)]
+        ends = np.flatnonzero(last).tolist()
         words = [pack_fields((x, y, m, lf, c), (wb, wb, mb, 1, 1))
-                 for x, y, m, lf, c in zip(a.tolist(), b.tolist(), mode.tolist(), last.tolist(), clear.tolist(),
-                                           strict=True)]
-        want = len(self.results) + int(np.count_nonzero(last))
+                 for x, y, m, lf, c in zip(np.asarray(a).tolist(), np.asarray(b).tolist(), np.asarray(mode).tolist(),
+                                           np.asarray(last).tolist(), clear.tolist(), strict=True)]
         h_iv, h_ip, h_ir, h_ov, h_op, h_or = (dut.i__valid, dut.i__payload, dut.i__ready, dut.o__valid,
                                               dut.o__payload, dut.o__ready)
         rnd = rng.random if rng is not None else None
-        t, n, extra = 0, len(words), 0
-        prev_ready = int(h_or.value)
+        got: list[tuple] = []
+        base = len(self.accept_cycles)
+        t, n, owed, tail, stall = 0, len(words), 0, 0, 0  # owed: last beats accepted before this cycle
+        drain = p.latency + 2
+
+        def _dot(k: int) -> str:
+            s = ends[k - 1] + 1 if k else 0
+            return (f"{label}: result {k} of {len(ends)} (dot product of beats {s}..{ends[k]}, mode "
+                    f"{_mode_name(p, int(mode[ends[k]]))}, {p.tag})")
+
+        def _awaited() -> str:
+            k = len(got)
+            return (f"{_dot(k)}, last beat accepted at cycle {self.accept_cycles[base + ends[k]]}, now cycle "
+                    f"{self.cycle}")
+
+        wd = Watchdog(p.latency, _awaited)
+        prev_ready, prev_valid, prev_word = int(h_or.value), 0, -1
         while True:
             o_valid = int(h_ov.value)
             i_ready = int(h_ir.value)
             if i_ready != int((not o_valid) or prev_ready):
-                raise AssertionError(f"cycle {self.cycle}: i.ready={i_ready} but o.valid={o_valid}, "
-                                     f"o.ready={prev_ready}")
-            ready = 0 if (rnd is not None and p_stall and rnd() < p_stall) else 1
-            if o_valid and ready:
-                self.results.append(self._unpack(h_op.value.to_unsigned()))
-                self.result_cycles.append(self.cycle)
-            offer = t < n and not (rnd is not None and p_idle and rnd() < p_idle)
-            h_or.value = ready
-            if offer:
-                h_iv.value = 1
-                h_ip.value = words[t]
+                raise AssertionError(f"{label}: cycle {self.cycle}: i.ready={i_ready} but o.valid={o_valid}, "
+                                     f"o.ready={prev_ready} ({p.tag})")
+            if o_valid and len(got) >= owed:
+                raise AssertionError(
+                    f"{label}: extra result at cycle {self.cycle}: {self._unpack(h_op.value.to_unsigned())}, "
+                    f"but the {owed} last beats accepted so far (of {len(ends)}) were all answered ({p.tag})")
+            if ready is not None:
+                r = int(next(ready)) if t < n or len(got) < len(want) else 1
             else:
-                h_iv.value = 0
-            if offer and (not o_valid or ready):
-                self.accept_cycles.append(self.cycle)
-                t += 1
-            prev_ready = ready
+                r = 0 if (rnd is not None and p_stall and len(got) < len(want) and rnd() < p_stall) else 1
+            progress = False
+            if o_valid and r:
+                k = len(got)
+                res = self._unpack(h_op.value.to_unsigned())
+                if res != want[k]:
+                    names = ("word", "acc", "nar", "overflow", "mode")
+                    diff = {f: (g, w) for f, g, w in zip(names, res, want[k], strict=True) if g != w}
+                    raise AssertionError(f"{_dot(k)} differs from the model at cycle {self.cycle}: (rtl, model) "
+                                         f"{diff} (a lost or repeated result shifts every later one)")
+                got.append(res)
+                self.result_cycles.append(self.cycle)
+                if stall:
+                    self.stalled_results += 1
+                    self.max_stall = max(self.max_stall, stall)
+                stall, progress = 0, True
+            elif o_valid:
+                stall += 1
+            offer = t < n and not (rnd is not None and p_idle and rnd() < p_idle)
+            if r != prev_ready:
+                h_or.value = r
+            if offer != prev_valid:
+                h_iv.value = int(offer)
+                prev_valid = offer
+            if offer:
+                if t != prev_word:
+                    h_ip.value = words[t]
+                    prev_word = t
+                if not o_valid or r:
+                    self.accept_cycles.append(self.cycle)
+                    if last[t]:
+                        progress |= len(got) == owed  # the oldest result owed: its wait starts now
+                        owed += 1
+                    t += 1
+            if progress:
+                wd.progress()
+            elif r and len(got) < owed:
+                wd.tick()
+            prev_ready = r
             await FallingEdge(dut.clk)
             self.cycle += 1
-            if t >= n and len(self.results) >= want:
-                extra += 1
-                if extra > drain:
+            if t >= n and len(got) >= len(want):
+                tail += 1
+                if tail > drain:
                     break
-            elif self.cycle > 40 * (n + 200):
-                raise AssertionError(f"only {len(self.results)} of {want} results after {self.cycle} cycles")
-        if len(self.results) != want:
-            raise AssertionError(f"{len(self.results)} results, expected {want}")
+        self.results.extend(got)
 
 
-def compare(p: SimdMacParams, got: list[tuple], want: list[SimdMacResult], label: str) -> None:
-    """Results from the engine against the model, field by field."""
-    if len(got) != len(want):
-        raise AssertionError(f"{label}: {len(got)} results, model {len(want)}")
-    for i, (g, w) in enumerate(zip(got, want, strict=True)):
-        wt = (w.word, w.acc, sum(int(x) << k for k, x in enumerate(w.nar)),
-              sum(int(x) << k for k, x in enumerate(w.overflow)), w.mode)
-        if g != wt:
-            names = ("word", "acc", "nar", "overflow", "mode")
-            diff = {k: (gv, wv) for k, gv, wv in zip(names, g, wt, strict=True) if gv != wv}
-            bad = sum(1 for gg, ww in zip(got, want, strict=True)
-                      if gg != (ww.word, ww.acc, sum(int(x) << k for k, x in enumerate(ww.nar)),
-                                sum(int(x) << k for k, x in enumerate(ww.overflow)), ww.mode))
-            raise AssertionError(f"{label}: {bad} of {len(want)} results differ from the model; first, result {i} "
-                                 f"(mode {p.modes[w.mode]}): (rtl, model) {diff} ({p.tag})")
+def _mode_name(p: SimdMacParams, mi: int) -> str:
+    return p.modes[mi] if mi < len(p.modes) else f"reserved index {mi}"
+
+
+def as_tuple(r: SimdMacResult) -> tuple:
+    """A model result as the fields of ``o.payload``: (word, acc, nar bits, overflow bits, mode)."""
+    return (r.word, r.acc, sum(int(x) << k for k, x in enumerate(r.nar)),
+            sum(int(x) << k for k, x in enumerate(r.overflow)), r.mode)
 
 
 async def _start(dut) -> tuple[SimdMacParams, Engine]:
@@ -160,16 +219,15 @@ async def _start(dut) -> tuple[SimdMacParams, Engine]:
 
 
 async def _check(dut, p, eng, a, b, mode, last, label, clear=None, **kw) -> None:
-    await eng.run(a, b, mode, last, clear, **kw)
-    compare(p, eng.results, ref_simd_mac(p, a, b, mode, last, clear), label)
-    dut._log.info("%s: %d beats, %d results bit-exact (%s)", label, len(a), len(eng.results), p.tag)
+    await eng.run(a, b, mode, last, clear, label=label, **kw)
+    dut._log.info("%s: %d beats, %d results bit-exact (%s)", label, len(a), np.count_nonzero(last), p.tag)
 
 
 def _lane_words(p: SimdMacParams, mi: int, lane_codes: list[np.ndarray]) -> np.ndarray:
     n = p.formats[mi].nbits
     w = np.zeros(len(lane_codes[0]), dtype=np.int64)
     for lane, c in enumerate(lane_codes):
-        w |= c.astype(np.int64) << (lane * n)
+        w |= np.asarray(c).astype(np.int64) << (lane * n)
     return w
 
 
@@ -185,34 +243,50 @@ def _all_pairs_beats(p: SimdMacParams, mi: int) -> tuple[np.ndarray, np.ndarray]
     return a, b
 
 
+def _one_beat_dots(p: SimdMacParams, mi: int, a, b) -> tuple:
+    return a, b, np.full(len(a), mi), np.ones(len(a), bool)
+
+
 @cocotb.test()
 async def test_small_formats_all_pairs(dut):
+    """FP4 and Posit(4,1) (and INT4) modes: every operand pair on every lane, one beat per dot product."""
     p, eng = await _start(dut)
-    for name in ("fp4_e2m1", "posit4_1"):
+    for name in ("fp4_e2m1", "posit4_1", "int4"):
         mi = _mode_index(p, name)
-        if mi is None:
-            continue
-        a, b = _all_pairs_beats(p, mi)
-        ones = np.ones(a.size, bool)
-        eng.results.clear()
-        await _check(dut, p, eng, a, b, np.full(a.size, mi), ones, f"{name}: all pairs on every lane")
+        if mi is not None:
+            await _check(dut, p, eng, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)),
+                         f"{name}: all pairs on every lane")
 
 
-@cocotb.test(skip="posit8_0" not in os.environ.get("PARAM_MODES", ""))
+def _skip_unless(cond: bool, why: str) -> None:
+    """Skip the running test (also when a test filter names it, where cocotb ignores ``skip=``)."""
+    if not cond:
+        import pytest
+
+        pytest.skip(why)
+
+
+@cocotb.test()
 async def test_posit8_all_pairs(dut):
+    """Posit(8,0): all 65,536 pairs on both lanes (the lanes see them in different orders)."""
     p, eng = await _start(dut)
     mi = _mode_index(p, "posit8_0")
-    a, b = _all_pairs_beats(p, mi)
-    await _check(dut, p, eng, a, b, np.full(a.size, mi), np.ones(a.size, bool), "posit8_0: all 65536 pairs")
+    _skip_unless(mi is not None, "no posit8_0 mode")
+    await _check(dut, p, eng, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)), "posit8_0: all 65536 pairs")
 
 
-@cocotb.test(skip="posit16_1" not in os.environ.get("PARAM_MODES", ""))
-async def test_posit16_random_and_corners(dut):
+async def _random_and_corners(dut, name: str, stream: int) -> None:
+    """``NPEGEN_N`` random pairs plus every pair of the corner table, on every lane; every pair when
+    ``NPEGEN_N`` is at least the number of pairs."""
     p, eng = await _start(dut)
-    mi = _mode_index(p, "posit16_1")
+    mi = _mode_index(p, name)
+    _skip_unless(mi is not None, f"no {name} mode")
     f = p.formats[mi]
-    rng = rng_from_env(3)
     n = int(os.environ.get("NPEGEN_N", "100000"))
+    if n >= 1 << (2 * f.nbits):
+        await _check(dut, p, eng, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)), f"{name}: every pair")
+        return
+    rng = rng_from_env(stream)
     c = np.array(corner_codes(f))
     ca, cb = (x.ravel() for x in np.meshgrid(c, c, indexing="ij"))
     pa = np.concatenate([ca, rng.integers(0, 1 << f.nbits, n)])
@@ -220,8 +294,21 @@ async def test_posit16_random_and_corners(dut):
     lanes = p.lanes(mi)
     a = _lane_words(p, mi, [np.roll(pa, lane) for lane in range(lanes)])
     b = _lane_words(p, mi, [np.roll(pb, lane) for lane in range(lanes)])
-    await _check(dut, p, eng, a, b, np.full(a.size, mi), np.ones(a.size, bool),
-                 f"posit16_1: {c.size ** 2} corner + {n} random pairs")
+    await _check(dut, p, eng, *_one_beat_dots(p, mi, a, b), f"{name}: {c.size ** 2} corner + {n} random pairs")
+
+
+@cocotb.test()
+async def test_posit16_random_and_corners(dut):
+    """Posit(16,1): ``NPEGEN_N`` random pairs (default 100,000) plus every pair of the corner table
+    (0, NaR, +-minpos, +-maxpos, neighbours of +-1)."""
+    await _random_and_corners(dut, "posit16_1", 3)
+
+
+@cocotb.test()
+async def test_int8_random_and_corners(dut):
+    """INT8 mode: ``NPEGEN_N`` random pairs plus every pair of the corners (0, +-1, -128, 127, ...); all
+    65,536 pairs when ``NPEGEN_N`` >= 65,536. Results saturate to INT8 (or round to ``out_format``)."""
+    await _random_and_corners(dut, "int8", 6)
 
 
 def mixed_dot_products(p: SimdMacParams, rng: np.random.Generator, count: int, max_len: int = 256):
@@ -246,6 +333,8 @@ def mixed_dot_products(p: SimdMacParams, rng: np.random.Generator, count: int, m
 
 @cocotb.test()
 async def test_dot_products_mixed(dut):
+    """Dot products of random length 1..256 back to back, the mode changing between them, random clears,
+    idle beats and back-pressure."""
     p, eng = await _start(dut)
     rng = rng_from_env(4)
     count = int(os.environ.get("NPEGEN_DOTS", "40"))
@@ -255,29 +344,195 @@ async def test_dot_products_mixed(dut):
                  clear=clear, rng=rng, p_idle=0.1, p_stall=0.3)
 
 
+def overflow_beats(p: SimdMacParams, mi: int, sign: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Beats of worst-case products (``maxpos * (sign * maxpos)`` on every lane), twice the ``2**acc_guard``
+    the accumulator guarantees (and more with ``dot``): every lane of mode ``mi`` saturates."""
+    f = p.formats[mi]
+    big = int(f.encode(f.max_value))
+    other = big if sign > 0 else int(f.encode(-f.max_value))
+    k = (2 << p.acc_guard) + 3
+    lanes = p.lanes(mi)
+    return _lane_words(p, mi, [np.full(k, big)] * lanes), _lane_words(p, mi, [np.full(k, other)] * lanes)
+
+
+def _dot_products(chunks) -> tuple:
+    """Concatenate ``(a, b, mode, clear)`` chunks, each one dot product (``last`` on its final beat)."""
+    a, b, mode, last, clear = [], [], [], [], []
+    for ca, cb, m, cc in chunks:
+        k = len(ca)
+        lf = np.zeros(k, bool)
+        lf[-1] = True
+        a.append(np.asarray(ca, np.int64))
+        b.append(np.asarray(cb, np.int64))
+        mode.append(np.full(k, m))
+        last.append(lf)
+        clear.append(np.zeros(k, bool) if cc is None else np.asarray(cc, bool))
+    return tuple(np.concatenate(x) for x in (a, b, mode, last, clear))
+
+
 @cocotb.test()
 async def test_overflow_saturates(dut):
+    """Worst-case products beyond ``2**acc_guard`` in every mode, positive and negative: the accumulator
+    saturates and the lane's overflow flag is set."""
     p, eng = await _start(dut)
     chunks = []
-    for mi, f in enumerate(p.formats):
-        big = int(f.encode(f.max_value))
-        neg = int(f.encode(-f.max_value))
-        k = (2 << p.acc_guard) + 3  # twice the guaranteed count: every mode overflows
-        lanes = p.lanes(mi)
-        for other in (big, neg):  # max*max (positive) then max*-max (negative)
-            a = _lane_words(p, mi, [np.full(k, big)] * lanes)
-            b = _lane_words(p, mi, [np.full(k, other)] * lanes)
-            lf = np.zeros(k, bool)
-            lf[-1] = True
-            chunks.append((a, b, np.full(k, mi), lf))
-    a, b, mode, last = (np.concatenate(x) for x in zip(*chunks, strict=True))
-    await _check(dut, p, eng, a, b, mode, last, "overflow in every mode")
+    for mi in range(len(p.modes)):
+        for sign in (1, -1):
+            a, b = overflow_beats(p, mi, sign)
+            chunks.append((a, b, mi, None))
+    a, b, mode, last, clear = _dot_products(chunks)
+    await _check(dut, p, eng, a, b, mode, last, "overflow in every mode", clear=clear)
     if not p.dot:
         assert all(r[3] for r in eng.results if p.formats[r[4]].exact_product_bits > 0), "overflow flags not set"
 
 
+def clear_after_flags_beats(p: SimdMacParams, rng: np.random.Generator) -> tuple:
+    """Dot products in every mode that overflow (and, in posit modes, meet NaR) and *then* see a ``clear``
+    beat before their ``last``: the clear must drop the sticky overflow and NaR flags with the sum. Each is
+    preceded by the same dot product without the clear (flags set) and followed by a plain short one."""
+    chunks = []
+    for mi, f in enumerate(p.formats):
+        lanes = p.lanes(mi)
+        oa, ob = overflow_beats(p, mi, 1 if mi % 2 else -1)
+        finite = [c for c in range(1 << f.nbits) if not (f.has_nar and c == 1 << (f.nbits - 1))]
+        tail_a, tail_b = (_lane_words(p, mi, [rng.choice(finite, 3) for _ in range(lanes)]) for _ in range(2))
+        for clr in (False, True):
+            cc = np.zeros(len(oa) + 3, bool)
+            cc[len(oa)] = clr  # the first beat after the overflow clears
+            chunks.append((np.r_[oa, tail_a], np.r_[ob, tail_b], mi, cc))
+        if f.has_nar:
+            nar = 1 << (f.nbits - 1)
+            na = _lane_words(p, mi, [np.full(2, nar)] * lanes)
+            for clr in (False, True):
+                chunks.append((np.r_[na, tail_a], np.r_[na, tail_b], mi, np.r_[False, False, clr, False, False]))
+        chunks.append((tail_a[:1], tail_b[:1], mi, None))
+    return _dot_products(chunks)
+
+
+@cocotb.test()
+async def test_clear_after_overflow_and_nar(dut):
+    """Overflow, then ``clear``, in one dot product, in every mode (and NaR, then ``clear``, in posit modes):
+    the result carries only the beats from the clear on, with the overflow and NaR flags down; the same dot
+    product without the clear keeps them up."""
+    p, eng = await _start(dut)
+    rng = rng_from_env(7)
+    a, b, mode, last, clear = clear_after_flags_beats(p, rng)
+    await _check(dut, p, eng, a, b, mode, last, "overflow / NaR then clear in one dot product", clear=clear,
+                 rng=rng, p_stall=0.2)
+    ends = np.flatnonzero(last)
+    for k, e in enumerate(ends.tolist()):
+        s = ends[k - 1] + 1 if k else 0
+        cleared = bool(clear[s:e + 1].any())
+        if cleared:
+            assert eng.results[k][2] == 0 and eng.results[k][3] == 0, f"result {k}: flags survived the clear"
+    assert any(r[3] for r in eng.results) and any(clear), "the run never overflowed"
+
+
+def rounding_tie_beats(p: SimdMacParams, rng: np.random.Generator, per_mode: int = 12) -> tuple:
+    """Three-beat dot products ``v*1 + h*1 + s*t`` that land on and next to the rounding midpoints of every
+    mode's own format, on every lane: ``v`` a code value, ``h`` half the step to the next value (when that is a
+    code value itself), ``t`` the smallest product (minpos squared) and ``s`` in {-1, 0, +1}; the whole sum
+    negated at random. The sticky bit alone decides between the two neighbours; ties go to the even code.
+    INT formats (integer sums, nothing to round) are left out."""
+    a, b, mode, last = [], [], [], []
+    for mi, f in enumerate(p.formats):
+        if isinstance(f, Int):
+            continue
+        vals = f.decode(np.arange(1 << f.nbits))
+        fin = np.flatnonzero(np.isfinite(vals) & (vals > 0))
+        order = fin[np.argsort(vals[fin])]
+        code_of = {float(vals[c]): int(c) for c in order}
+        cands = [(int(c), code_of[h]) for c, d in zip(order[:-1], order[1:], strict=True)
+                 if (h := (float(vals[d]) - float(vals[c])) / 2) in code_of]
+        if not cands:
+            continue
+        one, tiny = code_of[1.0], int(order[0])
+        mask = (1 << f.nbits) - 1
+        lanes = p.lanes(mi)
+        for k in range(per_mode):
+            s = (-1, 0, 1)[k % 3]
+            picks = [cands[int(i)] for i in rng.integers(0, len(cands), lanes)]
+            neg = rng.random(lanes) < 0.5
+            lane_a = [[(-c if ng else c) & mask, (-hc if ng else hc) & mask, tiny if s else 0]
+                      for (c, hc), ng in zip(picks, neg, strict=True)]
+            lane_b = [[one, one, (-tiny if (s < 0) != ng else tiny) & mask] for ng in neg]
+            for beat in range(3):
+                a.append(sum(la[beat] << (lane * f.nbits) for lane, la in enumerate(lane_a)))
+                b.append(sum(lb[beat] << (lane * f.nbits) for lane, lb in enumerate(lane_b)))
+                mode.append(mi)
+                last.append(beat == 2)
+    return np.array(a, np.int64), np.array(b, np.int64), np.array(mode), np.array(last, bool)
+
+
+@cocotb.test()
+async def test_rounding_ties(dut):
+    """Dot products whose exact sums sit on a rounding midpoint of the mode's format or one smallest product
+    either side of it, on every lane and in every mode: ties to even, and the sticky bit decides the rest."""
+    p, eng = await _start(dut)
+    a, b, mode, last = rounding_tie_beats(p, rng_from_env(10))
+    _skip_unless(a.size > 0, "no mode with midpoints to round")
+    await _check(dut, p, eng, a, b, mode, last, "rounding midpoints, +-1 smallest product", rng=rng_from_env(11),
+                 p_idle=0.1, p_stall=0.2)
+
+
+def backpressure_pattern(rng: np.random.Generator, holds=(1, 2, 5, 40, 150)):
+    """``o.ready`` per cycle: low for a run drawn from ``holds`` cycles, then high for 1 or 2 cycles, forever."""
+    while True:
+        yield from [0] * int(rng.choice(holds))
+        yield from [1] * int(rng.integers(1, 3))
+
+
+@cocotb.test()
+async def test_long_backpressure(dut):
+    """``o.ready`` held low for long runs (up to 150 cycles) with 1-2 ready cycles between them, while short
+    dot products (1 to 3 beats, every mode) queue behind the waiting result: nothing lost, duplicated or
+    reordered, and every wait is bounded."""
+    p, eng = await _start(dut)
+    rng = rng_from_env(8)
+    a, b, mode, last = mixed_dot_products(p, rng, 60, max_len=3)
+    clear = rng.random(a.size) < 0.05
+    await _check(dut, p, eng, a, b, mode, last, "60 short dot products under long back-pressure", clear=clear,
+                 ready=backpressure_pattern(rng))
+    assert eng.max_stall >= 40 and eng.stalled_results >= 20, (eng.max_stall, eng.stalled_results)
+
+
+def reserved_mode_beats(p: SimdMacParams, rng: np.random.Generator) -> tuple:
+    """Mixed dot products with beats of every reserved mode index (``len(modes)`` .. ``2**mode_bits - 1``)
+    inserted: inside dot products, as the ``last`` beat of one, with ``clear``, and back to back."""
+    reserved = list(range(len(p.modes), 1 << p.mode_bits))
+    a, b, mode, last = mixed_dot_products(p, rng, 24, max_len=6)
+    clear = np.zeros(a.size, bool)
+    pos = np.sort(rng.choice(a.size, size=min(a.size, 30), replace=False))
+    mode = mode.copy()
+    mode[pos] = rng.choice(reserved, size=pos.size)
+    clear[pos[::3]] = True
+    extra = len(reserved)  # then a run of reserved-only dot products
+    a = np.r_[a, rng.integers(0, 1 << p.word_bits, 2 * extra)]
+    b = np.r_[b, rng.integers(0, 1 << p.word_bits, 2 * extra)]
+    mode = np.r_[mode, np.repeat(reserved, 2)]
+    last = np.r_[last, np.tile([False, True], extra)]
+    clear = np.r_[clear, np.zeros(2 * extra, bool)]
+    return a, b, mode, last, clear
+
+
+@cocotb.test()
+async def test_reserved_mode_indices(dut):
+    """Mode indices that name no format (when the number of modes is not a power of two) inside dot
+    products, as the last beat, with clear: the documented behaviour (:class:`~npegen.hw.simd_mac.SimdMac`)
+    of adding nothing, and of a reserved ``last`` beat emitting an all-zero result with its index."""
+    p, eng = await _start(dut)
+    _skip_unless(bool(p.reserved_modes), f"{len(p.modes)} modes fill the {p.mode_bits}-bit mode field")
+    rng = rng_from_env(9)
+    a, b, mode, last, clear = reserved_mode_beats(p, rng)
+    await _check(dut, p, eng, a, b, mode, last, "reserved mode indices", clear=clear, rng=rng, p_stall=0.2)
+    res = [r for r in eng.results if r[4] >= len(p.modes)]
+    assert res and all(r[0] == 0 and not any(r[1]) and r[2] == 0 and r[3] == 0 for r in res), res
+
+
 @cocotb.test()
 async def test_latency(dut):
+    """Cycles from an accepted ``last`` beat to its result, with ``o`` always ready: ``stages``; beats go in
+    back to back."""
     p, eng = await _start(dut)
     rng = rng_from_env(5)
     a, b, mode, last = mixed_dot_products(p, rng, 20, max_len=5)
@@ -295,8 +550,11 @@ async def test_latency(dut):
 
 
 def verify_simd_mac(params: SimdMacParams | None = None, *, sim: str | None = None, seed: int | None = None,
-                    testcase: str | None = None, n_random: int | None = None, **runner_kwargs):
-    """Emit, build and run this testbench for one design point; raise on any mismatch."""
+                    testcase: str | None = None, n_random: int | None = None, n_dots: int | None = None,
+                    **runner_kwargs):
+    """Emit, build and run this testbench for one design point; raise on any mismatch. ``n_random``: random
+    pairs of the Posit(16,1) / INT8 tests (default 100,000); ``n_dots``: dot products of
+    ``test_dot_products_mixed`` (default 40)."""
     from ..hw.simd_mac import SimdMac
     from .runner import resolve_sim, run_cocotb
 
@@ -305,5 +563,7 @@ def verify_simd_mac(params: SimdMacParams | None = None, *, sim: str | None = No
     env = params.to_env()
     if n_random is not None:
         env["NPEGEN_N"] = str(int(n_random))
+    if n_dots is not None:
+        env["NPEGEN_DOTS"] = str(int(n_dots))
     return run_cocotb(SimdMac.from_params(params), toplevel=TOPLEVEL, test_module=__name__, env=env,
                       tag=params.tag, sim=sim, seed=seed, testcase=testcase, **runner_kwargs)

@@ -1,5 +1,7 @@
 # amaranth: UnusedElaboratable=no
-"""Format decoders (exhaustive) and encoders (structured vectors) as emitted Verilog on a real simulator."""
+"""Format decoders (exhaustive, plus the reserved codes against their documented fields) and encoders (structured
+vectors, plus the special inputs against their documented codes) as emitted Verilog on a real simulator, for the
+default design point of every default format and of the INT baseline."""
 
 from __future__ import annotations
 
@@ -7,23 +9,31 @@ import pytest
 
 from npegen.sim.tb_formats import verify_formats
 
-FORMATS = ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1"]
+FORMATS = ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "int8"]
 
 
 @pytest.mark.parametrize("unit", ["decoder", "encoder"])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_format_unit_cocotb(fmt, unit, sim, seed):
+    """The unit's cocotb test runs and passes (the other unit's test is skipped)."""
     res = verify_formats(fmt, unit, sim=sim, seed=seed)
-    assert (res.failed, res.tests, res.skipped) == (0, 2, 1)  # one ran; the other unit's test is skipped
+    assert (res.failed, res.tests, res.skipped) == (0, 2, 1)
+
+
+def test_wide_encoder_input_cocotb(sim, seed):
+    """An encoder fed a product-width significand and scale, as the MAC read-out uses it."""
+    verify_formats("posit8_0", "encoder", frac_in=13, scale_bits=8, sim=sim, seed=seed)
+
+
+@pytest.mark.slow
+def test_posit16_encoder_every_boundary_cocotb(sim, seed):
+    """All ~393,000 structured Posit(16,1) encoder vectors (the default run takes a 65,536-row subset)."""
+    verify_formats("posit16_1", "encoder", sim=sim, seed=seed, n_vectors=0)
 
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("unit", ["decoder", "encoder"])
 def test_posit16_units_on_verilator(unit, seed):
+    """The same testbenches on Verilator."""
     res = verify_formats("posit16_1", unit, sim="verilator", seed=seed)
     assert res.sim == "verilator" and res.failed == 0
-
-
-def test_wide_encoder_input_cocotb(sim, seed):
-    # an encoder fed a product-width significand and scale, as the MAC read-out uses it
-    verify_formats("posit8_0", "encoder", frac_in=13, scale_bits=8, sim=sim, seed=seed)

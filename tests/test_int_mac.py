@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from npegen.hw.int_mac import IntMac
 from npegen.models.int_mac import IntMacParams, exhaustive_pairs, random_sequence, ref_int_mac
+from npegen.sim.tb_int_mac import check_drain, check_trace, drain_cycles, overflow_corner_table, overflow_then_clear
+from npegen.sim.util import Watchdog
 
 # ---- validation -------------------------------------------------------------------------------------------
 
@@ -140,22 +142,27 @@ def test_model_matches_oracle_hypothesis(data, width, extra, overflow):
 
 
 # ---- RTL (Amaranth simulator) vs model ----------------------------------------------------------------------
+# The same checks as the cocotb testbench (npegen.sim.tb_int_mac): every cycle compared, a lost beat or an extra
+# accumulation fails naming the beat, and every sequence ends with idle cycles that must not change the outputs.
 
 
-def rtl_int_mac(p: IntMacParams, seq: dict[str, np.ndarray]):
-    """Run ``seq`` through the Amaranth simulation of ``IntMac``; returns the per-cycle samples aligned
-    with the model (sample after edge t compared with beat t - latency + 1) and the samples before."""
-    dut = IntMac.from_params(p)
-    n, lat = seq["a"].size, p.latency
+def rtl_int_mac(p: IntMacParams, seq: dict[str, np.ndarray], *, label: str = "sequence", component=None):
+    """Run ``seq`` through the Amaranth simulation of ``IntMac`` and check it with
+    :func:`~npegen.sim.tb_int_mac.check_trace` (bit for bit against the model, naming the first wrong beat) and
+    :func:`~npegen.sim.tb_int_mac.check_drain` (idle cycles after the sequence hold the result). Returns the
+    per-beat samples ``(acc, overflow)`` aligned with the model, and the samples before the first beat shows."""
+    dut = IntMac.from_params(p) if component is None else component
+    n, lat, drain = seq["a"].size, p.latency, drain_cycles(p)
     accs, ovfs, ready = [], [], []
 
     async def bench(ctx):
-        for t in range(n + lat):
+        for t in range(n + lat + drain - 1):
             if t < n:
                 ctx.set(dut.i.payload, {"a": int(seq["a"][t]), "b": int(seq["b"][t])})
                 ctx.set(dut.i.valid, int(seq["valid"][t]))
                 ctx.set(dut.clear, int(seq["clear"][t]))
             else:
+                ctx.set(dut.i.payload, {"a": -1, "b": -1})  # a non-zero product that must not be accumulated
                 ctx.set(dut.i.valid, 0)
                 ctx.set(dut.clear, 0)
             await ctx.tick()
@@ -167,47 +174,121 @@ def rtl_int_mac(p: IntMacParams, seq: dict[str, np.ndarray]):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    assert all(ready)
-    return np.array(accs[lat - 1:n + lat - 1]), np.array(ovfs[lat - 1:n + lat - 1], bool), accs[:lat - 1]
+    assert all(ready), f"{label}: i.ready dropped at cycle {ready.index(0)}"
+    acc, ovf = np.array(accs, dtype=np.int64), np.array(ovfs, dtype=bool)
+    beats = slice(lat - 1, lat - 1 + n)
+    check_trace(p, seq, acc[beats], ovf[beats], label)
+    if n:
+        check_drain(p, (acc[lat - 2 + n], ovf[lat - 2 + n]), acc[lat - 1 + n:], ovf[lat - 1 + n:], label)
+    return acc[beats], ovf[beats], accs[:lat - 1]
 
 
 @pytest.mark.parametrize("overflow", ["wrap", "saturate"])
 def test_rtl_exhaustive_int4_products(overflow):
+    """Every INT4 pair, each beat with ``clear``: the accumulator shows each product alone (= a*b)."""
     p = IntMacParams(width=4, acc_width=8, overflow=overflow)
     a, b = exhaustive_pairs(4)
     seq = {"a": a, "b": b, "valid": np.ones(a.size, bool), "clear": np.ones(a.size, bool)}
-    acc, ovf, _ = rtl_int_mac(p, seq)
-    want_acc, want_ovf = ref_int_mac(p, **seq)
-    np.testing.assert_array_equal(acc, want_acc)
-    np.testing.assert_array_equal(ovf, want_ovf)
+    acc, _, _ = rtl_int_mac(p, seq, label="all INT4 pairs")
     np.testing.assert_array_equal(acc, a * b)
 
 
-@pytest.mark.parametrize(
-    "p",
-    [
-        IntMacParams(width=8, acc_width=16, overflow="wrap", stages=1),
-        IntMacParams(width=8, acc_width=17, overflow="saturate", stages=1),
-        IntMacParams(width=8, acc_width=16, overflow="saturate", stages=2),
-        IntMacParams(width=5, acc_width=10, overflow="wrap", stages=4),
-        IntMacParams(width=16, acc_width=64, overflow="saturate", stages=3),
-    ],
-    ids=lambda p: p.tag,
-)
+RTL_POINTS = [
+    IntMacParams(),  # the default design point: w8_a24_wrap_s1
+    IntMacParams(width=8, acc_width=16, overflow="wrap", stages=1),
+    IntMacParams(width=8, acc_width=17, overflow="saturate", stages=1),
+    IntMacParams(width=8, acc_width=16, overflow="saturate", stages=2),
+    IntMacParams(width=5, acc_width=10, overflow="wrap", stages=4),
+    IntMacParams(width=16, acc_width=64, overflow="saturate", stages=3),
+]
+
+
+@pytest.mark.parametrize("p", RTL_POINTS, ids=lambda p: p.tag)
 def test_rtl_random_sequences(p, seed):
+    """Random beats, idle cycles, clears and range-end operands, bit for bit against the model; nothing reaches
+    the accumulator before ``latency`` edges."""
     seq = random_sequence(p, 1500, np.random.default_rng(seed), p_clear=0.03, p_extreme=0.5)
-    acc, ovf, before = rtl_int_mac(p, seq)
-    want_acc, want_ovf = ref_int_mac(p, **seq)
-    np.testing.assert_array_equal(acc, want_acc)
-    np.testing.assert_array_equal(ovf, want_ovf)
+    seq["clear"][0] = True
+    _, _, before = rtl_int_mac(p, seq, label="random sequence")
     assert before == [0] * (p.latency - 1), "nothing may reach the accumulator before `latency` edges"
 
 
+OVERFLOW_POINTS = RTL_POINTS[:-1] + [IntMacParams(width=8, acc_width=18, overflow="saturate", stages=3),
+                                     IntMacParams(width=32, acc_width=64, overflow="saturate", stages=2),
+                                     IntMacParams(width=32, acc_width=64, overflow="wrap", stages=1)]
+
+
+@pytest.mark.parametrize("p", OVERFLOW_POINTS, ids=lambda p: p.tag)
+def test_rtl_overflow_corners_and_overflow_then_clear(p):
+    """The cocotb corner table (worst-case products past overflow both ways, clears with and without a beat,
+    idle cycles with live operands), then one dot product that overflows and is cleared -- with a beat and
+    alone -- checked against values computed from the documented semantics with Python integers."""
+    seq = overflow_corner_table(p)
+    seq["clear"][0] = True
+    rtl_int_mac(p, seq, label="overflow corner table")
+    case = overflow_then_clear(p)
+    assert case is not None, p.tag
+    seq, checks = case
+    acc, ovf, _ = rtl_int_mac(p, seq, label="overflow then clear")
+    for beat, want_acc, want_ovf, what in checks:
+        assert (int(acc[beat]), bool(ovf[beat])) == (want_acc, want_ovf), (
+            f"beat {beat} ({what}): rtl acc={acc[beat]} overflow={int(ovf[beat])}, expected acc={want_acc} "
+            f"overflow={int(want_ovf)}")
+
+
 def test_rtl_clear_is_ordered_with_the_pipeline():
-    # stages=3: a beat, then a clear alone one cycle later. The beat reaches the accumulator first,
-    # then the clear zeroes it: the clear may neither overtake the beat nor be lost.
+    """stages=3: a beat, then a clear alone one cycle later. The beat reaches the accumulator first, then the
+    clear zeroes it: the clear may neither overtake the beat nor be lost."""
     p = IntMacParams(width=8, acc_width=16, stages=3)
     seq = {"a": np.array([5, 0, 7]), "b": np.array([3, 0, 2]), "valid": np.array([True, False, True]),
            "clear": np.array([False, True, False])}
     acc, _, _ = rtl_int_mac(p, seq)
     assert acc.tolist() == [15, 0, 14]
+
+
+@pytest.mark.parametrize("stages", [1, 3])
+def test_rtl_dot_product_job_is_bounded(stages):
+    """A 40-beat dot product; the wait for its final sum is bounded by a Watchdog of ``latency`` cycles after the
+    last beat and the sum shows exactly ``latency`` edges after it."""
+    p = IntMacParams(stages=stages)
+    dut = IntMac.from_params(p)
+    k = 40
+    got = {}
+
+    async def bench(ctx):
+        wd = Watchdog(p.latency, lambda: f"dot-product job of {k} beats: the final sum {k} ({p.tag})")
+        ctx.set(dut.i.payload, {"a": 1, "b": 1})
+        for t in range(k):
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.clear, int(t == 0))
+            await ctx.tick()
+            wd.progress()
+        ctx.set(dut.i.valid, 0)
+        ctx.set(dut.clear, 0)
+        waited = 0
+        while ctx.get(dut.acc) != k:
+            await ctx.tick()
+            waited += 1
+            wd.tick()
+        got["waited"] = waited
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got["waited"] + 1 == p.latency, (f"the final sum showed {got['waited'] + 1} edges after the last beat, "
+                                            f"the latency is {p.latency} ({p.tag})")
+
+
+def test_trace_checker_names_a_lost_and_an_extra_beat():
+    """The checker shared by both testbenches says which beat went wrong and how."""
+    p = IntMacParams()
+    seq = {"a": np.array([2, 3, 4, 5]), "b": np.array([1, 1, 1, 1]), "valid": np.array([True, True, False, True]),
+           "clear": np.array([True, False, False, False])}
+    with pytest.raises(AssertionError, match=r"first at cycle 1 \(beat 1, lost: the accumulator does not show"):
+        check_trace(p, seq, np.array([2, 2, 5, 10]), np.zeros(4, bool), "lost")
+    with pytest.raises(AssertionError, match=r"first at cycle 2 \(beat 2, extra: the accumulator changed on an idle"):
+        check_trace(p, seq, np.array([2, 5, 9, 10]), np.zeros(4, bool), "extra")
+    with pytest.raises(AssertionError, match=r"extra result after the last beat: at idle cycle 2 after the sequence"):
+        check_drain(p, (10, False), np.array([10, 11, 11]), np.zeros(3, bool), "drain")
+    check_trace(p, seq, np.array([2, 5, 5, 10]), np.zeros(4, bool), "ok")

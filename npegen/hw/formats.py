@@ -209,6 +209,8 @@ class Encoder(wiring.Component):
     Attributes
     ----------
     sign, zero, nar, sticky : In(1)
+        ``nar`` gives the NaR code and wins over ``zero``; formats without NaR ignore it. ``zero`` gives +0
+        (FP4: the signed zero, ``0x8`` when ``sign``).
     scale : In(signed(scale_bits))
     sig : In(frac_in + 1)
         Normalised: its top bit (the hidden bit) must be 1 unless ``zero`` or ``nar``.
@@ -329,7 +331,7 @@ class Encoder(wiring.Component):
         m.d.comb += e_r.eq(Mux(s < 0, fi - 1 - s, fi - 1))
         q, guard, below = _shr_sticky(m, self.sig, e_r, fi + 2, "e_rs")
         e_q = Signal(4)
-        m.d.comb += e_q.eq(q + (guard & (below | self.sticky | q[0])))
+        m.d.comb += e_q.eq(q + (guard & (below | self.sticky | q[0])))  # FP4: RNE on the 0.5-step grid
         e_code = Signal(5)
         m.d.comb += e_code.eq(Mux(e_pos, s[:2] << 1, 0) + e_q)
         m.d.comb += e_mag.eq(Mux(e_big | (e_code > 7), 7, e_code))
@@ -343,7 +345,7 @@ class Encoder(wiring.Component):
         m.d.comb += e_r.eq(Mux(e_big, 0, fi - s))  # s <= n-1 <= frac_in: never negative when not big
         q, guard, below = _shr_sticky(m, self.sig, e_r, fi + 2, "e_rs")
         e_q = Signal(fi + 2)
-        m.d.comb += e_q.eq(q + (guard & (below | self.sticky | q[0])))
+        m.d.comb += e_q.eq(q + (guard & (below | self.sticky | q[0])))  # INT: RNE to an integer
         e_limit = Signal(n + 1)
         m.d.comb += e_limit.eq(Mux(self.sign, 1 << (n - 1), (1 << (n - 1)) - 1))
         m.d.comb += e_mag.eq(Mux(e_big | (e_q > e_limit), e_limit, e_q))

@@ -160,7 +160,7 @@ class IntMac(wiring.Component):
             most_neg = Const(p.acc_min, signed(w_acc))
             m.d.comb += a_result.eq(Mux(a_fits, a_sum[:w_acc], Mux(a_sum[w_acc], most_neg, most_pos)))
 
-        with m.If(valid):
+        with m.If(valid):  # a beat: accumulate (with clear, a_base is 0: restart from this product)
             m.d.sync += [
                 self.acc.eq(a_result),
                 self.overflow.eq((self.overflow & ~clear) | ~a_fits),

@@ -2,18 +2,25 @@
 bit-exact against :meth:`Format.decompose` and :meth:`Format.encode_fields`.
 
 Environment: ``PARAM_FORMAT`` (a :func:`npegen.models.formats.parse` spec), ``PARAM_UNIT``
-(``decoder`` or ``encoder``), ``PARAM_FRAC_IN`` and ``PARAM_SCALE_BITS`` (encoder), ``NPEGEN_SEED``.
+(``decoder`` or ``encoder``), ``PARAM_FRAC_IN`` and ``PARAM_SCALE_BITS`` (encoder), ``NPEGEN_SEED``,
+``NPEGEN_N`` (encoder: at most this many structured vectors, a seeded random subset when there are more;
+default 65,536; 0 = all).
 
-Both units are combinational: each vector is applied, then sampled 1 ns later.
+Both units are combinational (latency 0): each vector is applied, then sampled 1 ns later, so no test
+waits for a result and none can hang.
 
 Tests
 -----
 test_decoder_all_codes
-    Every code of the format (65,536 for Posit(16,1)).
+    Every code of the format (65,536 for Posit(16,1)) against the model; then the reserved and special
+    codes of :func:`decoder_spec_table` (posit 0 and NaR, FP4 -0, INT most negative, the extremes)
+    against their documented fields, written from the format definitions rather than the model.
 test_encoder_structured
     :func:`encoder_stimulus`: every representable value, every rounding boundary (midpoint), each
     with the last ``frac_in`` bit moved by -1/+1 or the sticky bit set, both signs; scales beyond both
-    ends (saturation); zero and NaR flags; random fill.
+    ends (saturation); zero and NaR flags; random fill. Then the special inputs of
+    :func:`encoder_spec_table` (NaR over zero, signed zeros, saturation, never-to-zero, ties and sticky)
+    against their documented codes.
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ import os
 import cocotb
 import numpy as np
 
-from ..models.formats import Format, Posit, parse
+from ..models.formats import FP4E2M1, Format, Int, Posit, parse
 from .util import rng_from_env
+
+#: Default cap on the encoder's structured vectors in one cocotb run (``NPEGEN_N``; 0 = all).
+ENCODER_VECTORS = 65536
 
 _UNIT = os.environ.get("PARAM_UNIT", "")
 
@@ -37,12 +47,16 @@ def _points(fmt: Format) -> np.ndarray:
     else:
         vals = np.unique(np.abs(fmt.decode(np.arange(fmt.n_codes))))
         vals = vals[vals > 0]
-        v = np.concatenate([vals, (vals[:-1] + vals[1:]) / 2, [vals[0] / 2, vals[0] * 0.75]])
+        # plus the boundaries below the smallest value and the overflow boundary above the largest
+        v = np.concatenate([vals, (vals[:-1] + vals[1:]) / 2, [vals[0] / 2, vals[0] * 0.75],
+                            [vals[-1] + (vals[-1] - vals[-2]) / 2]])
     return np.unique(v)
 
 
-def encoder_stimulus(fmt: Format, frac_in: int, scale_bits: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Structured encoder inputs (see the module docstring) as arrays ``sign, zero, nar, scale, sig, sticky``."""
+def encoder_stimulus(fmt: Format, frac_in: int, scale_bits: int, rng: np.random.Generator,
+                     limit: int = 0) -> dict[str, np.ndarray]:
+    """Structured encoder inputs (see the module docstring) as arrays ``sign, zero, nar, scale, sig, sticky``;
+    ``limit`` > 0 keeps a random subset of at most that many structured rows (the random tail stays)."""
     pts = _points(fmt)
     m, e = np.frexp(pts)
     scale = e.astype(np.int64) - 1
@@ -62,6 +76,9 @@ def encoder_stimulus(fmt: Format, frac_in: int, scale_bits: int, rng: np.random.
     sc = np.concatenate([p[0] for p in parts])
     sg = np.concatenate([p[1] for p in parts])
     st = np.concatenate([p[2] for p in parts])
+    if 0 < limit < sc.size:
+        keep = np.sort(rng.choice(sc.size, limit, replace=False))
+        sc, sg, st = sc[keep], sg[keep], st[keep]
     k = 4000  # out of range, flags, random
     rnd_scale = rng.integers(lo_s, hi_s, k, endpoint=True)
     rnd_sig = top // 2 + rng.integers(0, top // 2, k)
@@ -77,6 +94,107 @@ def encoder_stimulus(fmt: Format, frac_in: int, scale_bits: int, rng: np.random.
     zero[tail] = rng.random(k) < 0.1
     nar[tail] = (rng.random(k) < 0.1) & fmt.has_nar
     return {"sign": sign, "zero": zero, "nar": nar, "scale": sc, "sig": sg, "sticky": st}
+
+
+def decoder_spec_table(fmt: Format) -> list[tuple[int, tuple[int, int, int, int, int], str]]:
+    """Reserved and special codes with their documented decoder outputs ``(sign, zero, nar, scale, sig)``,
+    written from the format definitions (not from :meth:`Format.decompose`): zero and NaR have scale and sig 0,
+    NaR has sign 0, FP4 -0 has sign 1, the INT most negative code is ``-1.0 * 2**(n-1)``."""
+    n = fmt.nbits
+    if isinstance(fmt, Posit):
+        top, hid = (n - 2) << fmt.es, 1 << fmt.frac_bits
+        return [
+            (0, (0, 1, 0, 0, 0), "zero"),
+            (1 << (n - 1), (0, 0, 1, 0, 0), "NaR (sign 0, no scale or sig)"),
+            ((1 << (n - 1)) - 1, (0, 0, 0, top, hid), "maxpos"),
+            ((1 << (n - 1)) + 1, (1, 0, 0, top, hid), "-maxpos (next to NaR)"),
+            (1, (0, 0, 0, -top, hid), "minpos"),
+            ((1 << n) - 1, (1, 0, 0, -top, hid), "-minpos"),
+            (1 << (n - 2), (0, 0, 0, 0, hid), "1.0"),
+            ((1 << n) - (1 << (n - 2)), (1, 0, 0, 0, hid), "-1.0"),
+        ]
+    if isinstance(fmt, FP4E2M1):
+        return [
+            (0x0, (0, 1, 0, 0, 0), "+0"),
+            (0x8, (1, 1, 0, 0, 0), "-0 (zero with sign 1)"),
+            (0x1, (0, 0, 0, -1, 0b10), "subnormal 0.5"),
+            (0x9, (1, 0, 0, -1, 0b10), "subnormal -0.5"),
+            (0x7, (0, 0, 0, 2, 0b11), "6 (max)"),
+            (0xF, (1, 0, 0, 2, 0b11), "-6"),
+        ]
+    if isinstance(fmt, Int):
+        hid = 1 << (n - 1)
+        return [
+            (0, (0, 1, 0, 0, 0), "zero"),
+            (1 << (n - 1), (1, 0, 0, n - 1, hid), "most negative (-2**(n-1), no positive twin)"),
+            ((1 << n) - 1, (1, 0, 0, 0, hid), "-1"),
+            ((1 << (n - 1)) - 1, (0, 0, 0, n - 2, ((1 << (n - 1)) - 1) << 1), "most positive"),
+            (1, (0, 0, 0, 0, hid), "1"),
+        ]
+    raise TypeError(f"no spec table for {fmt!r}")
+
+
+def encoder_spec_table(fmt: Format, frac_in: int, scale_bits: int) -> list[tuple[dict[str, int], int, str]]:
+    """Special encoder inputs ``{sign, zero, nar, scale, sig, sticky}`` with their documented codes, written from
+    the format definitions (not from :meth:`Format.encode_fields`): NaR wins over zero and sign, zeros (FP4 keeps
+    the sign), saturation at both ends of the ``scale`` input, posits never round to zero while FP4 / INT do,
+    round-half-even ties decided by ``sticky``, ``nar`` ignored by formats without NaR."""
+    n, one = fmt.nbits, 1 << frac_in
+    lo_s, hi_s = -(1 << (scale_bits - 1)), (1 << (scale_bits - 1)) - 1
+
+    def row(sign=0, zero=0, nar=0, scale=0, sig=one, sticky=0):
+        return {"sign": sign, "zero": zero, "nar": nar, "scale": scale, "sig": sig, "sticky": sticky}
+
+    biggest = row(scale=hi_s, sig=2 * one - 1, sticky=1)
+    tiniest = row(scale=lo_s, sig=one)
+    rows = [(row(zero=1), 0, "+0")]
+    if isinstance(fmt, Posit):
+        maxpos, nar = (1 << (n - 1)) - 1, 1 << (n - 1)
+        rows += [
+            (row(sign=1, zero=1, nar=1), nar, "NaR wins over zero and sign"),
+            (row(nar=1, scale=3), nar, "NaR ignores the value"),
+            (row(sign=1, zero=1), 0, "zero has no sign"),
+            (biggest, maxpos, "saturates to maxpos, never NaR"),
+            (dict(biggest, sign=1), (1 << n) - maxpos, "saturates to -maxpos"),
+            (tiniest, 1, "never rounds to zero: minpos"),
+            (dict(tiniest, sign=1), (1 << n) - 1, "never rounds to zero: -minpos"),
+            (row(), 1 << (n - 2), "1.0"),
+        ]
+        return rows
+    if isinstance(fmt, FP4E2M1):
+        rows += [
+            (row(sign=1, zero=1), 0x8, "-0 keeps its sign"),
+            (row(nar=1), 0x2, "nar ignored (FP4 has no NaR): 1.0"),
+            (biggest, 0x7, "saturates to 6"),
+            (dict(biggest, sign=1), 0xF, "saturates to -6"),
+            (row(scale=2, sig=2 * one - 1), 0x7, "just below 8 (in the top binade) saturates to 6"),
+            (row(sign=1, scale=2, sig=2 * one - 1), 0xF, "just above -8 saturates to -6"),
+            (dict(tiniest, sign=1), 0x8, "a tiny negative rounds to -0"),
+            (row(scale=-2), 0x0, "0.25: tie between 0 and 0.5 goes to even 0"),
+            (row(scale=-2, sticky=1), 0x1, "0.25 + sticky rounds up to 0.5"),
+        ]
+        if frac_in >= 2:
+            rows += [
+                (row(sign=1, scale=2, sig=one + one // 4), 0xE, "-5: tie between 4 and 6 goes to even 4"),
+                (row(sign=1, scale=2, sig=one + one // 4, sticky=1), 0xF, "-5 + sticky rounds to -6"),
+            ]
+        return rows
+    if isinstance(fmt, Int):
+        most_pos, most_neg = (1 << (n - 1)) - 1, 1 << (n - 1)
+        rows += [
+            (row(sign=1, zero=1), 0, "zero has no sign"),
+            (row(nar=1), 1, "nar ignored (INT has no NaR): 1"),
+            (biggest, most_pos, "saturates to 2**(n-1) - 1"),
+            (dict(biggest, sign=1), most_neg, "saturates to -2**(n-1)"),
+            (row(sign=1, scale=n - 1), most_neg, "-2**(n-1) is exact: the most negative code"),
+            (row(scale=n - 1), most_pos, "+2**(n-1) saturates"),
+            (dict(tiniest, sign=1), 0, "a tiny negative rounds to 0"),
+            (row(scale=-1), 0, "0.5: tie between 0 and 1 goes to even 0"),
+            (row(scale=-1, sticky=1), 1, "0.5 + sticky rounds up to 1"),
+            (row(sign=1, scale=-1, sticky=1), (1 << n) - 1, "-0.5 - sticky rounds to -1"),
+        ]
+        return rows
+    raise TypeError(f"no spec table for {fmt!r}")
 
 
 @cocotb.test(skip=_UNIT != "decoder")
@@ -98,7 +216,11 @@ async def test_decoder_all_codes(dut):
     bad = np.flatnonzero((got != want).any(axis=1))
     assert bad.size == 0, (f"{bad.size} of {codes.size} codes decode wrongly; first code {bad[0]:#x}: rtl "
                            f"(sign, zero, nar, scale, sig)={tuple(got[bad[0]])}, model {tuple(want[bad[0]])}")
-    dut._log.info("%s decoder: all %d codes bit-exact", fmt.name, codes.size)
+    for code, fields, what in decoder_spec_table(fmt):
+        assert tuple(int(x) for x in got[code]) == fields, (
+            f"{fmt.name} decoder, code {code:#x} ({what}): rtl (sign, zero, nar, scale, sig)="
+            f"{tuple(int(x) for x in got[code])}, documented {fields}")
+    dut._log.info("%s decoder: all %d codes bit-exact, special codes as documented", fmt.name, codes.size)
 
 
 @cocotb.test(skip=_UNIT != "encoder")
@@ -107,7 +229,8 @@ async def test_encoder_structured(dut):
 
     fmt = parse(os.environ["PARAM_FORMAT"])
     frac_in, scale_bits = int(os.environ["PARAM_FRAC_IN"]), int(os.environ["PARAM_SCALE_BITS"])
-    stim = encoder_stimulus(fmt, frac_in, scale_bits, rng_from_env(1))
+    limit = int(os.environ.get("NPEGEN_N", str(ENCODER_VECTORS)))
+    stim = encoder_stimulus(fmt, frac_in, scale_bits, rng_from_env(1), limit)
     want = fmt.encode_fields(stim["sign"], stim["scale"], stim["sig"], frac_in=frac_in, sticky=stim["sticky"],
                              zero=stim["zero"], nar=stim["nar"]).astype(np.int64)
     n = want.size
@@ -127,11 +250,18 @@ async def test_encoder_structured(dut):
         fields = {k: int(stim[k][i]) for k in stim}
         raise AssertionError(f"{bad.size} of {n} encodings differ; first {fields}: rtl {got[i]:#x}, "
                              f"model {want[i]:#x} ({fmt.name}, frac_in={frac_in})")
-    dut._log.info("%s encoder: %d structured vectors bit-exact", fmt.name, n)
+    for fields, code, what in encoder_spec_table(fmt, frac_in, scale_bits):
+        for k, h in zip(("sign", "zero", "nar", "scale", "sig", "sticky"), hs, strict=True):
+            h.value = fields[k] & mask if k == "scale" else fields[k]
+        await Timer(1, unit="ns")
+        got_code = h_code.value.to_unsigned()
+        assert got_code == code, (f"{fmt.name} encoder, {what}: inputs {fields} give rtl {got_code:#x}, "
+                                  f"documented {code:#x} (frac_in={frac_in}, scale_bits={scale_bits})")
+    dut._log.info("%s encoder: %d structured vectors bit-exact, special inputs as documented", fmt.name, n)
 
 
 def verify_formats(fmt: str | Format, unit: str, *, frac_in: int | None = None, scale_bits: int | None = None,
-                   sim: str | None = None, seed: int | None = None, **runner_kwargs):
+                   sim: str | None = None, seed: int | None = None, n_vectors: int | None = None, **runner_kwargs):
     """Emit, build and run the decoder or encoder testbench of one format; raise on any mismatch.
 
     Parameters
@@ -143,6 +273,8 @@ def verify_formats(fmt: str | Format, unit: str, *, frac_in: int | None = None, 
         Encoder parameters (defaults as :class:`npegen.hw.formats.Encoder`).
     sim, seed, **runner_kwargs
         As :func:`npegen.sim.runner.run_cocotb`.
+    n_vectors : int, optional
+        Encoder: at most this many structured vectors (default :data:`ENCODER_VECTORS`; 0 = all of them).
     """
     from ..hw.formats import Decoder, Encoder
     from .runner import resolve_sim, run_cocotb
@@ -152,6 +284,8 @@ def verify_formats(fmt: str | Format, unit: str, *, frac_in: int | None = None, 
     if unit not in ("decoder", "encoder"):
         raise ValueError(f"unit must be 'decoder' or 'encoder', not {unit!r}")
     env = {"PARAM_FORMAT": f.name, "PARAM_UNIT": unit}
+    if n_vectors is not None:
+        env["NPEGEN_N"] = str(int(n_vectors))
     if unit == "decoder":
         dut = Decoder(f)
         tag = f.name

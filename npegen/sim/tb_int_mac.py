@@ -10,19 +10,29 @@ edge, one trigger per cycle. The value sampled after rising edge ``t`` must
 equal the model's state after beat ``t - latency + 1``, and the reset state
 before that, so a wrong latency fails as surely as a wrong sum.
 
+Lost and extra results: the lane has no output handshake, so every cycle is
+checked. A beat whose product never reaches the accumulator fails naming the
+beat ("lost"); an accumulator that moves on an idle cycle, or during the
+``latency + 2`` idle cycles that follow every sequence, fails naming the cycle
+("extra"). The only wait on a value (the dot-product job of
+``test_reset_and_ready``) is bounded by a :class:`~npegen.sim.util.Watchdog` of
+``latency`` cycles after the last beat.
+
 Tests
 -----
 test_all_pairs
     Every operand pair for ``width <= 8`` (65,536 for INT8), each beat with
-    ``clear`` so the accumulator shows each product alone, then the same pairs
-    accumulated back to back; random pairs plus the corner table for wider lanes.
+    ``clear`` so the accumulator shows each product alone, then 8,192 of them
+    (seeded, random order) accumulated back to back; for wider lanes the
+    corner table plus 16,384 random pairs.
 test_random_accumulate
     Random sequences with clears, idle cycles and range-end operands
     (``NPEGEN_N`` cycles, default 20,000).
 test_overflow_corners
     Hand-written table: worst-case products up to and past overflow in both
     directions, clear with and without a beat, idle cycles, overflow flag
-    stickiness.
+    stickiness; then one dot product that overflows and is cleared, checked
+    against values computed here with Python integers (not the model).
 test_reset_and_ready
     Reset values, ``i.ready`` held high, ``clear`` alone; the cycles of one dot product as a job (recorded
     for the estimator's cross-check when ``NPEGEN_MEASURE_FILE`` is set).
@@ -36,10 +46,12 @@ import cocotb
 import numpy as np
 
 from ..models.int_mac import IntMacParams, exhaustive_pairs, random_sequence, ref_int_mac
-from .util import pack_fields, record_measurement, rng_from_env, start
+from .util import Watchdog, pack_fields, record_measurement, rng_from_env, start
 
 TOPLEVEL = "int_mac"
 TEST_MODULE = __name__
+#: Pairs of ``test_all_pairs`` accumulated back to back (after every pair was checked alone).
+ACCUMULATED_PAIRS = 8192
 
 
 def overflow_corner_table(p: IntMacParams) -> dict[str, np.ndarray]:
@@ -53,7 +65,7 @@ def overflow_corner_table(p: IntMacParams) -> dict[str, np.ndarray]:
     rows += [(lo, hi, 1, 1)]  # clear with a beat: acc = lo*hi, flag reset
     rows += [(lo, hi, 1, 0)] * k  # negative products: negative overflow
     rows += [(1, 1, 1, 0), (-1, 1, 1, 0)]
-    rows += [(0, 0, 0, 1)]  # clear alone
+    rows += [(hi, lo, 0, 1)]  # clear alone, with operands that must not be accumulated
     rows += [(hi, 1, 1, 0), (lo, 1, 1, 0), (lo, -1, 1, 0), (0, lo, 1, 0), (lo, 0, 1, 0)]
     rows += [(lo, lo, 1, 1)] * 3  # back-to-back clears with beats
     rows += [(lo, lo, 0, 0)] * 2  # operands change while idle: ignored
@@ -61,27 +73,115 @@ def overflow_corner_table(p: IntMacParams) -> dict[str, np.ndarray]:
     return {"a": a, "b": b, "valid": v.astype(bool), "clear": c.astype(bool)}
 
 
+def overflow_then_clear(p: IntMacParams) -> tuple[dict[str, np.ndarray], list[tuple[int, int, bool, str]]] | None:
+    """One dot product that overflows, is cleared (with a beat), overflows again and is cleared alone.
+
+    Returns ``(seq, checkpoints)``: ``checkpoints`` are ``(beat, acc, overflow, what)`` computed here with
+    Python integers from the documented semantics (independently of :func:`ref_int_mac`), or ``None`` when
+    the accumulator is too wide to overflow within 600 worst-case beats.
+    """
+    lo = -(1 << (p.width - 1))
+    big = lo * lo  # the largest product
+    k = p.acc_max // big + 2  # the exact sum passes acc_max on beat k-2; one more beat after it
+    if k > 600:
+        return None
+    mod, half = 1 << p.acc_width, 1 << (p.acc_width - 1)
+
+    def fit(x: int) -> int:
+        return (x + half) % mod - half if p.overflow == "wrap" else min(max(x, p.acc_min), p.acc_max)
+
+    rows = [(lo, lo, 1, 0)] * k  # overflow (the first row also clears: see below)
+    rows += [(3, -5, 1, 1), (2, 2, 1, 0)]  # clear with a beat: a new sum, flag reset
+    rows += [(lo, lo, 1, 0)] * k  # overflow again
+    rows += [(lo, lo, 0, 1), (lo, lo, 0, 0), (1, 1, 1, 0)]  # clear alone, idle, one beat
+    a, b, v, c = (np.array(col, dtype=np.int64) for col in zip(*rows, strict=True))
+    c[0] = 1
+    after_first = fit(k * big)
+    checks = [
+        (k - 1, after_first, True, "after the overflow"),
+        (k, -15, False, "clear with a beat after the overflow"),
+        (k + 1, -11, False, "the beat after that clear"),
+        (2 * k + 1, fit(-11 + k * big), True, "after the second overflow"),
+        (2 * k + 2, 0, False, "clear alone after the overflow"),
+        (2 * k + 3, 0, False, "idle cycle after that clear"),
+        (2 * k + 4, 1, False, "the beat after that"),
+    ]
+    return {"a": a, "b": b, "valid": v.astype(bool), "clear": c.astype(bool)}, checks
+
+
+def check_trace(p: IntMacParams, seq: dict[str, np.ndarray], got_acc: np.ndarray, got_ovf: np.ndarray,
+                label: str) -> None:
+    """Compare the sampled trace (``got_*[i]`` = the outputs once beat ``i`` is in, see the module docstring)
+    with :func:`ref_int_mac`; raise :class:`AssertionError` naming the first differing beat and whether its
+    result was lost (the accumulator does not include it) or extra (the accumulator moved on an idle cycle)."""
+    a, b, valid, clear = seq["a"], seq["b"], seq["valid"], seq["clear"]
+    n = a.size
+    want_acc, want_ovf = ref_int_mac(p, a, b, valid, clear)
+    if got_acc.shape != (n,) or got_ovf.shape != (n,):
+        raise AssertionError(f"{label}: {got_acc.size} samples for {n} beats ({p.tag})")
+    bad = np.flatnonzero((got_acc != want_acc) | (got_ovf != want_ovf))
+    if not bad.size:
+        return
+    i = int(bad[0])
+    before = int(want_acc[i - 1]) if i else 0  # every sequence starts with a clear or from reset
+    without = 0 if clear[i] else before  # the accumulator had this cycle's beat not arrived
+    if got_acc[i] == want_acc[i]:
+        kind = "wrong overflow flag"
+    elif valid[i] and got_acc[i] == without:
+        kind = "lost: the accumulator does not show this beat"
+    elif clear[i] and not valid[i]:
+        kind = ("lost clear: the accumulator was not zeroed" if got_acc[i] == before
+                else "extra: a clear without a beat accumulated the idle operands")
+    elif not valid[i]:
+        kind = "extra: the accumulator changed on an idle cycle"
+    else:
+        kind = "wrong result for this beat"
+    raise AssertionError(
+        f"{label}: {bad.size} of {n} cycles differ from the model; first at cycle {i} (beat {i}, {kind}): "
+        f"a={a[i]} b={b[i]} valid={int(valid[i])} clear={int(clear[i])} -> "
+        f"rtl acc={got_acc[i]} overflow={int(got_ovf[i])}, model acc={want_acc[i]} "
+        f"overflow={int(want_ovf[i])} ({p.tag})"
+    )
+
+
+def check_drain(p: IntMacParams, final: tuple[int, bool], got_acc, got_ovf, label: str) -> None:
+    """The idle cycles after a sequence: the accumulator and flag must hold ``final`` (an extra result fails,
+    naming the idle cycle)."""
+    for j, (x, o) in enumerate(zip(got_acc, got_ovf, strict=True)):
+        if (int(x), bool(o)) != (int(final[0]), bool(final[1])):
+            raise AssertionError(
+                f"{label}: extra result after the last beat: at idle cycle {j + 1} after the sequence acc={x} "
+                f"overflow={int(o)}, but it must hold acc={final[0]} overflow={int(final[1])} ({p.tag})")
+
+
+def drain_cycles(p: IntMacParams) -> int:
+    """Idle cycles checked after every sequence (:func:`check_drain`)."""
+    return p.latency + 2
+
+
 async def _start(dut) -> IntMacParams:
     await start(dut, i__valid=0, i__payload=0, clear=0)
     return IntMacParams.from_env()
 
 
-async def drive_and_check(dut, p: IntMacParams, seq: dict[str, np.ndarray], label: str) -> None:
-    """Drive ``seq`` one beat per cycle, sample every cycle, compare with the model bit for bit."""
+async def drive_and_check(dut, p: IntMacParams, seq: dict[str, np.ndarray], label: str):
+    """Drive ``seq`` one beat per cycle, sample every cycle, compare with the model bit for bit; then hold the
+    inputs idle (with non-zero operands) for :func:`drain_cycles` cycles and check nothing more arrives.
+    Returns the aligned samples ``(acc, overflow)``, one per beat."""
     from cocotb.triggers import FallingEdge
 
     a, b, valid, clear = seq["a"], seq["b"], seq["valid"], seq["clear"]
-    n, lat = a.size, p.latency
-    want_acc, want_ovf = ref_int_mac(p, a, b, valid, clear)
+    n, lat, drain = a.size, p.latency, drain_cycles(p)
     # Samples after rising edge t show the model after beat t - lat + 1; until then, the state before
     # this sequence (a clear at the start of every sequence makes that deterministic).
-    got_acc = np.empty(n + lat - 1, dtype=np.int64)
-    got_ovf = np.empty(n + lat - 1, dtype=bool)
+    got_acc = np.empty(n + lat - 1 + drain, dtype=np.int64)
+    got_ovf = np.empty(n + lat - 1 + drain, dtype=bool)
     words = [pack_fields((x, y), (p.width, p.width)) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+    idle_word = pack_fields((-1, -1), (p.width, p.width))  # a non-zero product that must not be accumulated
     vals, clrs = valid.astype(int).tolist(), clear.astype(int).tolist()
     h_payload, h_valid, h_clear, h_acc, h_ovf, h_ready = (
         dut.i__payload, dut.i__valid, dut.clear, dut.acc, dut.overflow, dut.i__ready)
-    for t in range(n + lat):
+    for t in range(n + lat + drain):
         if t > 0:
             got_acc[t - 1] = h_acc.value.to_signed()
             got_ovf[t - 1] = bool(h_ovf.value)
@@ -91,31 +191,28 @@ async def drive_and_check(dut, p: IntMacParams, seq: dict[str, np.ndarray], labe
             h_valid.value = vals[t]
             h_clear.value = clrs[t]
         else:
+            h_payload.value = idle_word
             h_valid.value = 0
             h_clear.value = 0
         await FallingEdge(dut.clk)
-    got_acc, got_ovf = got_acc[lat - 1:], got_ovf[lat - 1:]
-    bad = np.flatnonzero((got_acc != want_acc) | (got_ovf != want_ovf))
-    if bad.size:
-        i = int(bad[0])
-        raise AssertionError(
-            f"{label}: {bad.size} of {n} cycles differ from the model; first at cycle {i}: "
-            f"a={a[i]} b={b[i]} valid={int(valid[i])} clear={int(clear[i])} -> "
-            f"rtl acc={got_acc[i]} overflow={int(got_ovf[i])}, model acc={want_acc[i]} "
-            f"overflow={int(want_ovf[i])} ({p.tag})"
-        )
+    beats = slice(lat - 1, lat - 1 + n)
+    check_trace(p, seq, got_acc[beats], got_ovf[beats], label)
+    if n:
+        check_drain(p, (got_acc[lat - 2 + n], got_ovf[lat - 2 + n]), got_acc[lat - 1 + n:], got_ovf[lat - 1 + n:],
+                    label)
     dut._log.info("%s: %d cycles bit-exact (%s)", label, n, p.tag)
+    return got_acc[beats], got_ovf[beats]
 
 
 @cocotb.test()
 async def test_all_pairs(dut):
     p = await _start(dut)
+    rng = rng_from_env(1)
     if p.width <= 8:
         a, b = exhaustive_pairs(p.width)
         label = f"all {a.size} pairs"
     else:
-        rng = rng_from_env(1)
-        n = 65536
+        n = 16384
         lo, hi = -(1 << (p.width - 1)), (1 << (p.width - 1)) - 1
         corners = np.array([lo, lo + 1, -2, -1, 0, 1, 2, hi - 1, hi], dtype=np.int64)
         ca, cb = np.meshgrid(corners, corners, indexing="ij")
@@ -124,9 +221,14 @@ async def test_all_pairs(dut):
         label = f"{corners.size ** 2} corner + {n} random pairs"
     ones = np.ones(a.size, dtype=bool)
     await drive_and_check(dut, p, {"a": a, "b": b, "valid": ones, "clear": ones}, label + ", one product each")
-    clear = np.zeros(a.size, dtype=bool)
+    # back to back into one accumulation: a seeded random subset in random order (test_random_accumulate and
+    # test_overflow_corners cover accumulation further)
+    pick = rng.permutation(a.size)[:ACCUMULATED_PAIRS]
+    ones = np.ones(pick.size, dtype=bool)
+    clear = np.zeros(pick.size, dtype=bool)
     clear[0] = True
-    await drive_and_check(dut, p, {"a": a, "b": b, "valid": ones, "clear": clear}, label + ", accumulated")
+    await drive_and_check(dut, p, {"a": a[pick], "b": b[pick], "valid": ones, "clear": clear},
+                          f"{pick.size} of the pairs, accumulated")
 
 
 @cocotb.test()
@@ -144,6 +246,16 @@ async def test_overflow_corners(dut):
     seq = overflow_corner_table(p)
     seq["clear"][0] = True
     await drive_and_check(dut, p, seq, "overflow corner table")
+    case = overflow_then_clear(p)
+    if case is None:
+        dut._log.info("overflow then clear: acc_width %d does not overflow within 600 beats", p.acc_width)
+        return
+    seq, checks = case
+    acc, ovf = await drive_and_check(dut, p, seq, "overflow then clear")
+    for beat, want_acc, want_ovf, what in checks:
+        assert (int(acc[beat]), bool(ovf[beat])) == (want_acc, want_ovf), (
+            f"overflow then clear, beat {beat} ({what}): rtl acc={acc[beat]} overflow={int(ovf[beat])}, "
+            f"expected acc={want_acc} overflow={int(want_ovf)} ({p.tag})")
 
 
 @cocotb.test()
@@ -166,18 +278,27 @@ async def test_reset_and_ready(dut):
     assert int(dut.overflow.value) == 0
 
     # a dot product as a job: K beats (the first with clear) of one positive product each, so the
-    # accumulator rises every cycle; observe when its final value first shows
+    # accumulator rises every cycle; wait (at most `latency` cycles after the last beat) for its final value
     k, prod = 40, 1
     want = k * prod
-    seen = None
-    for t in range(k + p.latency + 4):
-        if t > 0 and seen is None and dut.acc.value.to_signed() == want:
+    word = pack_fields((1, 1), (p.width, p.width))
+    wd = Watchdog(p.latency, lambda: f"dot-product job of {k} beats: the final sum {want} (beat {k - 1} "
+                                     f"accumulated) ({p.tag})")
+    seen, t = None, 0
+    while seen is None:
+        if t > 0 and dut.acc.value.to_signed() == want:
             seen = t - 1  # the sample after the edge that ended cycle t - 1, read at falling edge t
-        dut.i__payload.value = pack_fields((1, 1), (p.width, p.width))
+            break
+        dut.i__payload.value = word
         dut.i__valid.value = int(t < k)
         dut.clear.value = int(t == 0)
         await FallingEdge(dut.clk)
-    assert seen is not None, "the job's final sum never showed"
+        if t < k:
+            wd.progress()
+        else:
+            wd.tick()
+        t += 1
+    dut.i__valid.value = 0
     record_measurement("int_mac.test_reset_and_ready", cycles=seen + 1 + 1, k=k)
 
 

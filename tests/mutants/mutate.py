@@ -129,7 +129,7 @@ def _pytest(copy: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, st
     env = dict(os.environ, NPEGEN_BUILD_DIR=str(copy / "build"), PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTEST_ADDOPTS", None)
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:randomly",
-           "-m", "not bench and not slow", *tests]
+           "-m", "not bench and not slow and not verilator", *tests]
     t0 = time.monotonic()
     try:
         r = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)

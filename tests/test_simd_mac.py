@@ -9,7 +9,6 @@ extra or wrong result fails at once with a message naming its dot product."""
 
 from __future__ import annotations
 
-import bisect
 from fractions import Fraction
 from functools import cache
 
@@ -18,13 +17,14 @@ import numpy as np
 import pytest
 import softposit as sp
 from amaranth.sim import Simulator
+from exact_oracles import frac_posit_values, frac_round  # tests/ is on sys.path
 
 from npegen.hw.simd_mac import SimdMac
 from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models import formats as F
 from npegen.models.simd_mac import SimdMacParams, ref_simd_mac
 from npegen.sim.tb_simd_mac import as_tuple, mixed_dot_products, reserved_mode_beats, rounding_tie_beats
-from npegen.sim.util import Watchdog
+from npegen.sim.util import Watchdog, await_accept
 
 # ---- validation -------------------------------------------------------------------------------------------
 
@@ -77,23 +77,6 @@ def test_default_design_point():
 # (n+1)-bit midpoint rule of the posit standard (Posit(4,1)), from saturating Python integers (INT).
 
 
-def _spec_posit_value(code: int, n: int, es: int) -> Fraction | None:
-    """Exact value of a posit code from the standard's rules (None for NaR)."""
-    if code == 0:
-        return Fraction(0)
-    if code == 1 << (n - 1):
-        return None
-    neg = code >> (n - 1)
-    bits = format(((1 << n) - code) if neg else code, f"0{n}b")[1:]
-    run = len(bits) - len(bits.lstrip(bits[0]))
-    k = run - 1 if bits[0] == "1" else -run
-    rest = bits[run + 1:]
-    e = int(rest[:es].ljust(es, "0"), 2) if es else 0
-    frac = Fraction(int(rest[es:], 2), 1 << len(rest[es:])) if rest[es:] else Fraction(0)
-    v = Fraction(2) ** (k * (1 << es) + e) * (1 + frac)
-    return -v if neg else v
-
-
 @cache
 def _spec_values(name: str) -> tuple:
     """Exact value of every code of a named format (None for NaR), from the oracles above."""
@@ -103,7 +86,7 @@ def _spec_values(name: str) -> tuple:
         return tuple(None if c == 0x80 else Fraction(float(sp.posit8(bits=c))) for c in range(256))
     if name.startswith("posit"):  # posits SoftPosit has not: the standard's rules
         n, es = _posit_params(name)
-        return tuple(_spec_posit_value(c, n, es) for c in range(1 << n))
+        return frac_posit_values(n, es)
     if name == "int8":
         return tuple(Fraction(c - 256 if c >= 128 else c) for c in range(256))
     raise KeyError(name)
@@ -118,31 +101,6 @@ def _value(name: str, code: int) -> Fraction | None:
     if name == "posit16_1":
         return None if code == 0x8000 else Fraction(float(sp.posit16(bits=code)))
     return _spec_values(name)[code]
-
-
-@cache
-def _spec_posit_table(n: int, es: int) -> tuple[list, list]:
-    """Positive values of codes 1 .. 2**(n-1)-1 and the (n+1)-bit midpoints between neighbours."""
-    pos = [_spec_posit_value(c, n, es) for c in range(1, 1 << (n - 1))]
-    mids = [_spec_posit_value(2 * c + 1, n + 1, es) for c in range(1, (1 << (n - 1)) - 1)]
-    return pos, mids
-
-
-def _posit_round_spec(x: Fraction, n: int, es: int) -> int:
-    """Posit code of an exact x by the standard's rule: round at the (n+1)-bit midpoints, ties to the even
-    code, never to zero and never past maxpos."""
-    if x == 0:
-        return 0
-    pos, mids = _spec_posit_table(n, es)
-    a = abs(x)
-    if a >= pos[-1]:
-        c = len(pos)
-    elif a <= pos[0]:
-        c = 1
-    else:
-        i = bisect.bisect_right(pos, a) - 1  # pos[i] <= a < pos[i + 1]: codes i + 1, i + 2
-        c = i + 1 + (a > mids[i] or (a == mids[i] and (i + 1) % 2 == 1))
-    return ((1 << n) - c) if x < 0 else c
 
 
 _QUIRES = {"posit8_0": (sp.quire8, sp.posit8, 8), "posit16_1": (sp.quire16, sp.posit16, 16)}
@@ -169,7 +127,7 @@ def oracle_dot(name: str, pairs, out: str | None = None) -> tuple[Fraction, bool
         assert Fraction(float(exact)) == exact, "not an exact double: the conversion would round twice"
         return exact, False, int(sp.posit16(float(exact)).v.v)
     if target.startswith("posit"):  # Posit(4,1), es=2: the posit rule
-        return exact, False, _posit_round_spec(exact, *_posit_params(target))
+        return exact, False, frac_round(exact, *_posit_params(target))
     if target == "fp4_e2m1":
         f32 = np.float32(float(exact))
         assert Fraction(float(f32)) == exact, "an FP4 sum that is not a float32: ml_dtypes would round twice"
@@ -257,7 +215,7 @@ def test_model_every_single_product_against_oracles(name):
         elif name == "int8":
             want = np.clip(prod, -128, 127).astype(np.int64) & 0xFF
         else:
-            want = np.array([8 if m else _posit_round_spec(Fraction(float(x)), 4, 1) for x, m in zip(prod, nar,
+            want = np.array([8 if m else frac_round(Fraction(float(x)), 4, 1) for x, m in zip(prod, nar,
                                                                                                 strict=True)])
         np.testing.assert_array_equal(code, want, err_msg=f"{name} lane {lane}")
 
@@ -287,7 +245,7 @@ def test_model_posit4_ties_round_to_even_against_the_spec():
     got = [r.code[0] for r in ref_simd_mac(p, a, b, np.zeros(a.size, int), last.astype(bool))]
     sums = [Fraction(3, 2), Fraction(3), Fraction(8), Fraction(8) + Fraction(1, 256)]
     assert got == [0b0100, 0b0110, 0b0110, 0b0111]
-    assert got == [_posit_round_spec(x, 4, 1) for x in sums]
+    assert got == [frac_round(x, 4, 1) for x in sums]
 
 
 def test_model_saturates_and_flags_overflow():
@@ -386,13 +344,8 @@ def rtl_simd_mac(p: SimdMacParams, a, b, mode, last, clear, *, rng, p_idle=0.2, 
                                     "clear": int(clear[t])})
             ctx.set(dut.i.valid, 1)
             # i.ready is documented low only while a result waits with o.ready low: count the o.ready-high edges
-            wd = Watchdog(p.latency, lambda t=t: f"{label}: beat {t} not accepted ({p.tag})")
-            while True:
-                _, _, i_ready, o_ready = await ctx.tick().sample(dut.i.ready, dut.o.ready)
-                if i_ready:
-                    break
-                if o_ready:
-                    wd.tick()
+            await await_accept(ctx, dut.i, dut.o,
+                               Watchdog(p.latency, lambda t=t: f"{label}: beat {t} not accepted ({p.tag})"))
             state["sent"] = t + 1
         ctx.set(dut.i.valid, 0)
 

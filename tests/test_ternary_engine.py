@@ -18,7 +18,7 @@ from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models.ternary import TernaryParams, beat_codes, beat_trits, sherry_quantize
 from npegen.sim.tb_ternary import expected as _expect
 from npegen.sim.tb_ternary import result_name, stall_bound
-from npegen.sim.util import Watchdog
+from npegen.sim.util import Watchdog, await_accept
 
 
 def rtl_ternary(p: TernaryParams, words, x, rng, scales=None, bias=None, *, expect, p_idle=0.2, p_ready=0.7,
@@ -58,13 +58,8 @@ def rtl_ternary(p: TernaryParams, words, x, rng, scales=None, bias=None, *, expe
                 ctx.set(dut.i.payload, beat)
                 ctx.set(dut.i.valid, 1)
                 # i.ready is documented low only while o.ready is low: count only the cycles o.ready was high
-                wd = Watchdog(p.latency + 1, lambda r=r, b=b: f"beat {b} of row {r} not accepted ({p.tag})")
-                while True:
-                    _, _, i_ready, o_ready = await ctx.tick().sample(dut.i.ready, dut.o.ready)
-                    if i_ready:
-                        break
-                    if o_ready:
-                        wd.tick()
+                await await_accept(ctx, dut.i, dut.o, Watchdog(
+                    p.latency + 1, lambda r=r, b=b: f"beat {b} of row {r} not accepted ({p.tag})"))
                 state["beat"] = f"beat {b} of row {r}"
         ctx.set(dut.i.valid, 0)
         state["done"] = True

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-__all__ = ["Watchdog", "pack_fields", "reset", "rng_from_env", "seed_from_env", "start", "tick_until"]
+__all__ = ["Watchdog", "await_accept", "pack_fields", "reset", "rng_from_env", "seed_from_env", "start", "tick_until"]
 
 
 def pack_fields(values, widths) -> int:
@@ -110,3 +110,18 @@ async def tick_until(ctx, signal, *, limit: int, what: str) -> int:
         if value:
             return n
     raise AssertionError(f"{what}: {getattr(signal, 'name', signal)} not high within {limit} cycles")
+
+
+async def await_accept(ctx, stream_in, stream_out, watchdog: Watchdog) -> int:
+    """Amaranth simulator: with a beat offered on ``stream_in`` (``valid`` already high), tick until it is taken
+    (``stream_in.ready`` sampled high at an edge); return the edges waited. The wait is bounded by ``watchdog``,
+    which counts only the edges where ``stream_out.ready`` was high: a stream stage documented to hold
+    ``i.ready`` low only while a result waits on ``o`` may stall for as long as its consumer does."""
+    n = 0
+    while True:
+        _, _, i_ready, o_ready = await ctx.tick().sample(stream_in.ready, stream_out.ready)
+        n += 1
+        if i_ready:
+            return n
+        if o_ready:
+            watchdog.tick()

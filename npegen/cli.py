@@ -1,13 +1,16 @@
 """``npegen`` command line: generate, verify, synthesise and lint blocks; run the demo.
 
 Every bad input ends as one line ``npegen: error: ...`` on stderr and exit code 2; a failed
-verification or synthesis ends as one line and exit code 1. Nothing in the package imports
-this module.
+verification or synthesis ends as one line and exit code 1; Ctrl-C ends as one line and exit
+code 130, and a file the CLI writes is either complete or absent (temporary file + rename).
+Anything else is a bug: one line ``npegen: internal error: ...`` and exit code 1, with the
+traceback when ``NPEGEN_DEBUG=1``. Nothing in the package imports this module.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +31,60 @@ class CliError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, no usage dump
         raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+#: Largest --n-random (cycles of a random test): beyond it a verification runs for hours.
+MAX_N_RANDOM = 10_000_000
+
+
+def _out_dir(path, option: str = "-o/--output") -> Path:
+    """``path`` as an existing, writable directory (created if missing); a CliError naming ``option`` if it is
+    empty, a file, below a file, or cannot be written."""
+    import tempfile
+
+    if not str(path).strip():
+        raise CliError(f"{option} must name a directory, not an empty string")
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{option} {str(out)!r} is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".npegen_probe_"):
+            pass
+    except OSError as exc:
+        raise CliError(f"{option} {str(out)!r} cannot be written: {exc.strerror or exc}") from None
+    return out
+
+
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``: a reader (or a
+    Ctrl-C) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _check_seed(args) -> None:
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed < 2**32:
+        raise CliError(f"--seed must be in [0, 2**32), not {seed}")
+
+
+def _message(exc: BaseException) -> str:
+    """First line of an exception's message (a KeyError's without the quotes repr adds)."""
+    msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return msg.strip().split("\n")[0] or type(exc).__name__
+
+
+def _one_line(msg: str) -> str:
+    """``msg`` with every character that would break or hide the line (CR, form feed, other controls)
+    escaped: a user's junk argument quoted in a message cannot make it two lines."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in msg)
 
 
 # ---- blocks -------------------------------------------------------------------------------------------
@@ -255,17 +312,19 @@ def _design(args) -> tuple[Block, object]:
     try:
         params = block.params(args)
     except (TypeError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(_message(exc)) from None
     return block, params
 
 
 def cmd_generate(args) -> int:
-    from .hw.verilog import write_verilog
+    from .hw.verilog import emit_verilog
 
     block, params = _design(args)
     top = block.top(params)
-    out = Path(args.output) / f"{top}.v"
-    write_verilog(block.component(params), out, name=top)
+    out = _out_dir(args.output) / f"{top}.v"
+    text = emit_verilog(block.component(params), name=top)
+    if not out.is_file() or out.read_text() != text:  # same bytes: leave the file (and its timestamp) alone
+        _write_atomic(out, lambda tmp: tmp.write_text(text))
     print(out)
     return 0
 
@@ -278,14 +337,21 @@ def cmd_verify(args) -> int:
         sim = resolve_sim(args.sim)
     except (TypeError, ValueError) as exc:
         raise CliError(str(exc)) from None
-    if args.seed is not None and not 0 <= args.seed < 2**32:
-        raise CliError(f"--seed must be in [0, 2**32), not {args.seed}")
-    kw = {"sim": sim, "seed": args.seed, "testcase": args.test, "quiet": args.quiet}
+    _check_seed(args)
+    if args.test is not None:
+        import re
+
+        try:
+            re.compile(args.test)
+        except re.error as exc:
+            raise CliError(f"--test must be a regular expression, not {args.test!r} ({exc})") from None
+    # the simulator's own output goes to build.log/sim.log unless -v (--quiet is the default, kept for scripts)
+    kw = {"sim": sim, "seed": args.seed, "testcase": args.test, "quiet": not getattr(args, "verbose", False)}
     if args.waves:
         kw["waves"] = True
     if getattr(args, "n_random", None) is not None:
-        if args.n_random < 1:
-            raise CliError(f"--n-random must be >= 1, not {args.n_random}")
+        if not 1 <= args.n_random <= MAX_N_RANDOM:
+            raise CliError(f"--n-random must be in [1, {MAX_N_RANDOM}], not {args.n_random}")
         kw["n_random"] = args.n_random
     try:
         res = block.verify(params, **kw)
@@ -419,8 +485,9 @@ DEMO_VERIFY = {"simd-mac": {"testcase": "test_small_formats_all_pairs|test_dot_p
                                         "test_overflow_saturates|test_latency"}}
 
 
-def _run_points(points, *, sim: str, seed, out: Path, label: str) -> list[dict]:
-    """Generate, verify (quick tests) and synthesise each ``(block, keyword parameters)``; one row each."""
+def _run_points(points, *, sim: str, seed, out: Path, label: str, verbose: bool = False) -> list[dict]:
+    """Generate, verify (quick tests) and synthesise each ``(block, keyword parameters)``; one row each, one
+    printed line per step (the simulator's own output goes to ``sim.log`` unless ``verbose``)."""
     from .hw.synth import SynthError, synthesize
     from .hw.verilog import write_verilog
     from .sim.runner import SimulationError
@@ -434,7 +501,7 @@ def _run_points(points, *, sim: str, seed, out: Path, label: str) -> list[dict]:
         vpath = write_verilog(block.component(params), out / params.tag / f"{top}.v", name=top)
         print(f"{head}: Verilog {vpath}", flush=True)
         try:
-            res = block.verify(params, sim=sim, seed=seed, quiet=True, **DEMO_VERIFY.get(name, {}))
+            res = block.verify(params, sim=sim, seed=seed, quiet=not verbose, **DEMO_VERIFY.get(name, {}))
         except SimulationError as exc:
             raise CliError(f"{head}: verification failed: {exc}", code=1) from None
         print(f"{head}: {res.tests - res.skipped} cocotb tests passed on {sim} in {res.seconds:.1f} s "
@@ -462,24 +529,27 @@ def _sim_arg(args) -> str:
 def cmd_demo(args) -> int:
     import pandas as pd
 
+    from .hw.synth import yosys_compiled
+
     sim = _sim_arg(args)
-    out = Path(args.output)
+    _check_seed(args)
     points = DEMO_POINTS
-    if args.blocks:
+    if args.blocks is not None:
         wanted = [b.strip() for b in args.blocks.split(",") if b.strip()]
         unknown = sorted(set(wanted) - {name for name, _ in DEMO_POINTS})
-        if unknown:
-            raise CliError(f"--blocks: unknown block(s) {unknown}; the demo has "
+        if unknown or not wanted:
+            raise CliError(f"--blocks: unknown block(s) {unknown or [args.blocks]}; the demo has "
                            f"{sorted({name for name, _ in DEMO_POINTS})}")
         points = [pt for pt in DEMO_POINTS if pt[0] in wanted]
-    print(f"npegen demo: {len(points)} design points on {sim}; the first synthesis on a machine compiles "
-          "Yosys (about a minute)", flush=True)
+    out = _out_dir(args.output)
+    first = "" if yosys_compiled() else "; the first synthesis on this machine compiles Yosys (about a minute)"
+    print(f"npegen demo: {len(points)} design points on {sim}{first}", flush=True)
     t_all = time.perf_counter()
-    df = pd.DataFrame(_run_points(points, sim=sim, seed=args.seed, out=out, label="demo"))
+    df = pd.DataFrame(_run_points(points, sim=sim, seed=args.seed, out=out, label="demo",
+                                  verbose=getattr(args, "verbose", False)))
     first = df.groupby("block", sort=False)["transistors"].transform("first")
     df["transistors vs block's first"] = (df["transistors"] / first).round(2)
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "demo.csv", index=False)
+    _write_atomic(out / "demo.csv", lambda tmp: df.to_csv(tmp, index=False))
     from .analysis.plots import area_bars
 
     fig = area_bars(df.assign(point=df["block"] + " " + df["design point"]), out / "area.png", label="point",
@@ -511,19 +581,24 @@ def cmd_report(args) -> int:
     from .analysis.report import write_report
 
     sim = _sim_arg(args)
-    out = Path(args.output)
+    _check_seed(args)
     try:
         design = load_design(args.design) if args.design else default_design()
     except (TypeError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(_message(exc)) from None
+    out = _out_dir(args.output)
     t0 = time.perf_counter()
     points = [] if args.no_blocks else [(name, vars(_defaults(BLOCKS[name]))) for name in BLOCKS]
+    from .hw.synth import yosys_compiled
+
+    first = "" if yosys_compiled() else "; the first synthesis on this machine compiles Yosys (about a minute)"
     print(f"npegen report: {len(points)} blocks (default design points) on {sim}, then every built-in workload "
-          f"on {design.name}; the first synthesis on a machine compiles Yosys (about a minute)", flush=True)
-    rows = _run_points(points, sim=sim, seed=args.seed, out=out / "verilog", label="block")
+          f"on {design.name}{first}", flush=True)
+    rows = _run_points(points, sim=sim, seed=args.seed, out=out / "verilog", label="block",
+                       verbose=getattr(args, "verbose", False))
     blocks = pd.DataFrame(rows).set_index("block") if rows else None
-    print("[report] synthesising the design's engines for its area (cached after the first run)", flush=True)
-    design = design.with_synthesized_areas()
+    print("[report] ", end="")
+    design = _synthesized(design)
     res = write_report(out, design, blocks=blocks, progress=lambda m: print(f"[report] {m}", flush=True))
     s = res["summary"]
     print()
@@ -531,15 +606,19 @@ def cmd_report(args) -> int:
         if blocks is not None:
             print(blocks.to_string())
             print()
-        print(res["comparisons"].to_string(float_format=lambda v: f"{v:.3g}"))
+        print("Key comparisons (setup and provenance keys in report.md / comparisons.csv):")
+        for name, c in res["comparisons"].iterrows():
+            print(f"  {name}: {c['ours']} vs {c['baseline']}; {c['ratio_of']} = {c['ratio']:.3g}")
         print()
-        print(s[["unit", "runs/s", "energy/run mJ", "TOPS/W", "GOPS/mm2", "meets target"]].to_string(
+        print(s[["unit", "runs/s", "energy/run mJ", "TOPS/W", "GOPS/mm2", "meets target (alone)"]].to_string(
             float_format=lambda v: f"{v:.4g}"))
-    xr = res["xr"]
-    met = xr.groupby("scenario")["meets_deadline"].all()
-    print(f"\nXRBench: {int(met.sum())} of {len(met)} scenarios meet every deadline on {design.name} "
-          f"({design.area_mm2():.2f} mm^2)")
-    print(f"report {res['report']} with {len(res['plots'])} plots, in {time.perf_counter() - t0:.0f} s")
+    area = res["area"]
+    if len(area):
+        print(f"\narea {design.area_mm2():.3f} mm^2 = " + " + ".join(
+            f"{a['component'].split(' (')[0]} {a['mm2']:.3f}" for _, a in area.iterrows()) + " mm^2")
+    print(f"\n{res['xr_line']}")  # the one verdict: report.md and xr_deadlines.png say the same
+    print(f"report {res['report']} with {len(res['plots'])} plots; every number above is traced in "
+          f"{Path(res['report']).parent / 'provenance.csv'}; {time.perf_counter() - t0:.0f} s")
     return 0
 
 
@@ -547,19 +626,37 @@ def cmd_report(args) -> int:
 
 
 def _parser() -> _Parser:
-    p = _Parser(prog="npegen", description="npegen: generate, verify and measure neural datapath hardware.")
+    p = _Parser(prog="npegen", description="npegen: generate, verify and measure neural datapath hardware.",
+                epilog="examples:\n"
+                       "  npegen report --no-blocks            # estimate every workload, write build/report/\n"
+                       "  npegen verify int-mac --width 8      # run a block's cocotb testbench\n"
+                       "  npegen <command> --help              # each command's options and examples",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     from . import __version__
 
     p.add_argument("--version", action="version", version=f"npegen {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
+    raw = argparse.RawDescriptionHelpFormatter
+    # one example design point per block, used in the examples of generate/verify/synth (tests parse them)
+    block_args = {"int-mac": "--width 8 --acc-width 24", "simd-mac": "--modes fp4_e2m1,posit8_0 --stages 3",
+                  "ternary": "--packing tl2 --lanes 6 --group-size 96",
+                  "ramp-adc": "--fn gelu --bits 5 --in-bits 8 --in-lsb 0.015625", "decoder": "--format posit16_1",
+                  "encoder": "--format posit12_3 --frac-in 20"}
+    cmd_args = {"generate": " -o out/", "verify": " --seed 7", "synth": ""}
+
     def with_blocks(cmd: str, help_: str, func, extra: Callable[[argparse.ArgumentParser], None]):
-        c = sub.add_parser(cmd, help=help_, description=help_)
+        c = sub.add_parser(cmd, help=help_, formatter_class=raw,
+                           description=f"{help_}; the block and its design point follow the command",
+                           epilog="examples:\n" + "\n".join(f"  npegen {cmd} {b} {a}{cmd_args[cmd]}"
+                                                              for b, a in block_args.items()))
         bsub = c.add_subparsers(dest="block", metavar="BLOCK", parser_class=_Parser)
         bsub.required = True
         for b in BLOCKS.values():
-            bp = bsub.add_parser(b.name, help=b.help, description=f"{help_}: {b.help}")
+            bp = bsub.add_parser(b.name, help=b.help, description=f"{help_}: {b.help}", formatter_class=raw,
+                                 epilog=f"examples:\n  npegen {cmd} {b.name}{cmd_args[cmd]}    # the default design "
+                                        f"point\n  npegen {cmd} {b.name} {block_args[b.name]}{cmd_args[cmd]}")
             b.add_params(bp)
             extra(bp)
             bp.set_defaults(func=func)
@@ -573,7 +670,10 @@ def _parser() -> _Parser:
         bp.add_argument("--test", default=None, metavar="REGEX", help="run only matching cocotb tests")
         bp.add_argument("--waves", action="store_true", help="record waveforms (also WAVES=1)")
         bp.add_argument("--n-random", type=int, default=None, help="cycles of the random test")
-        bp.add_argument("--quiet", action="store_true", help="simulator output to sim.log in the build directory")
+        bp.add_argument("--quiet", action="store_true",
+                        help="simulator output to build.log/sim.log in the build directory (the default)")
+        bp.add_argument("-v", "--verbose", action="store_true",
+                        help="show the simulator's own output instead of writing it to the log files")
 
     def synth_extra(bp):
         bp.add_argument("--json", action="store_true", help="print the full record as JSON")
@@ -583,51 +683,105 @@ def _parser() -> _Parser:
     with_blocks("verify", "run a block's cocotb testbench against its numpy model", cmd_verify, verify_extra)
     with_blocks("synth", "synthesise a block with yosys and print its area record", cmd_synth, synth_extra)
 
-    fm = sub.add_parser("formats", help="list the number formats, or 'formats show NAME' for a value table")
+    fm = sub.add_parser("formats", help="list the number formats, or 'formats show NAME' for a value table",
+                        description="List the number formats (bits, range, exact product and accumulator widths), "
+                                    "or print every code of one format with its value.",
+                        epilog="examples:\n  npegen formats\n  npegen formats show posit8_0", formatter_class=raw)
     fm.add_argument("what", nargs="*", metavar="show NAME")
     fm.set_defaults(func=cmd_formats)
 
-    lint = sub.add_parser("lint", help="verilator --lint-only on every block's default Verilog")
+    lint = sub.add_parser("lint", help="verilator --lint-only on every block's default Verilog",
+                          description="Run verilator --lint-only on the Verilog of every (or the named) block's "
+                                      "default design point; any default warning but WIDTHEXPAND fails.",
+                          epilog="examples:\n  npegen lint\n  npegen lint int-mac ternary", formatter_class=raw)
     lint.add_argument("blocks", nargs="*", metavar="BLOCK")
     lint.set_defaults(func=cmd_lint)
 
-    demo = sub.add_parser("demo", help="generate, verify and synthesise the built-in design points")
+    demo = sub.add_parser("demo", help="generate, verify and synthesise the built-in design points",
+                          description="Generate, verify (quick cocotb tests) and synthesise the 21 built-in design "
+                                      "points, one line per step; writes demo.csv and area.png. The simulator's "
+                                      "own output goes to sim.log in each build directory unless -v.",
+                          epilog="examples:\n  npegen demo\n  npegen demo --blocks int-mac,ternary --sim verilator "
+                                 "-o build/demo", formatter_class=raw)
     demo.add_argument("--sim", default=None, help="icarus | verilator (default $SIM or icarus)")
     demo.add_argument("--seed", type=int, default=None, help="stimulus seed (default: random, printed)")
     demo.add_argument("-o", "--output", default="build/demo", metavar="DIR", help="output directory")
     demo.add_argument("--blocks", default=None, metavar="LIST",
                       help="only these blocks, comma-separated (default: all of the demo's)")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show the simulator's own output")
     demo.set_defaults(func=cmd_demo)
 
     rep = sub.add_parser("report", help="the main job: generate, verify and synthesise every block's default "
-                         "design point, estimate every built-in workload, write build/report/")
+                         "design point, estimate every built-in workload, write build/report/",
+                         description="The main job (make demo): generate, verify and synthesise every block's "
+                                     "default design point, synthesise the design's engines for its area, estimate "
+                                     "every built-in workload and the XRBench deadlines, and write report.md, the "
+                                     "plots, the CSVs and provenance.csv (every number's source) into the output "
+                                     "directory. One line per step; the simulator's own output goes to sim.log "
+                                     "unless -v.",
+                         epilog="examples:\n  npegen report\n  npegen report --no-blocks -o /tmp/rep        # "
+                                "estimates only, a few seconds\n  npegen report --design my_design.json",
+                         formatter_class=raw)
     rep.add_argument("--sim", default=None, help="icarus | verilator (default $SIM or icarus)")
     rep.add_argument("--seed", type=int, default=None, help="stimulus seed (default: random, printed)")
     rep.add_argument("-o", "--output", default="build/report", metavar="DIR", help="output directory")
     rep.add_argument("--design", default=None, metavar="FILE", help="JSON design file (default: built-in design)")
     rep.add_argument("--no-blocks", action="store_true", help="skip generating/verifying the blocks")
+    rep.add_argument("-v", "--verbose", action="store_true", help="show the simulator's own output")
     rep.set_defaults(func=cmd_report)
 
-    sw = sub.add_parser("sweep", help="run a design-space sweep from a YAML/JSON file (resumable)")
+    sw = sub.add_parser("sweep", help="run a design-space sweep from a YAML/JSON file (resumable)",
+                        description="Run a design-space sweep: every point of SPACE.yaml is generated, verified, "
+                                    "synthesised and estimated, on local worker processes or a Dask cluster; "
+                                    "results go to a resumable store and a Pareto plot.",
+                        epilog="examples:\n  npegen sweep space.yaml --workers 2\n  npegen sweep space.yaml "
+                               "--dask tcp://host:8786 --out build/sweeps/mine", formatter_class=raw)
     sw.add_argument("space", metavar="SPACE.yaml", help="the sweep: name, block, params, sampler, constraints, ...")
     sw.add_argument("--out", default=None, metavar="DIR", help="store directory (default build/sweeps/<name>)")
-    sw.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU count)")
+    sw.add_argument("--workers", type=int, default=None, help="local worker processes, 1..1024 (default: CPU count)")
     sw.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     sw.add_argument("--retry-errors", action="store_true", help="run points recorded with an error again")
+    sw.add_argument("--max-points", type=int, default=None, metavar="N",
+                    help="allow up to N points (grid size or samples; default 100000, at most 10**8)")
     sw.add_argument("--pareto", default="area_mm2,energy_per_op_pJ", metavar="X,Y",
-                    help="columns of the Pareto plot, both minimised (default area_mm2,energy_per_op_pJ)")
+                    help="metrics of the Pareto plot, both minimised (default area_mm2,energy_per_op_pJ)")
     sw.set_defaults(func=cmd_sweep)
 
-    est = sub.add_parser("estimate", help="cycles, energy and throughput of a built-in workload on a design")
+    est = sub.add_parser("estimate", help="cycles, energy and throughput of a built-in workload on a design",
+                         description="Estimate one built-in workload on a design: cycles (split into ideal, "
+                                     "mapping loss, fill/drain, ADC/NL and memory stall), energy, throughput; with "
+                                     "--synth also the area, GOPS/mm2 and leakage, exactly as npegen report.",
+                         epilog="examples:\n  npegen estimate --workload llm.llama32_1b.decode --layers\n"
+                                "  npegen estimate --workload xrbench.ES_RITNet --design my_design.json --synth\n"
+                                "  npegen estimate --workload rnn.kws_lstm_s --json", formatter_class=raw)
     est.add_argument("--workload", required=True, metavar="NAME", help="a name from 'npegen workloads'")
     est.add_argument("--design", default=None, metavar="FILE", help="JSON design file (default: built-in design)")
     est.add_argument("--json", action="store_true", help="print the result as JSON")
     est.add_argument("--layers", action="store_true", help="also print the per-layer table")
+    est.add_argument("--synth", action="store_true",
+                     help="synthesise the design's engines (cached) for the area, GOPS/mm2 and leakage, as "
+                          "'npegen report' does; without it those are reported as not synthesised")
     est.set_defaults(func=cmd_estimate)
 
-    wls = sub.add_parser("workloads", help="list the built-in workloads with their MACs and targets")
+    wls = sub.add_parser("workloads", help="list the built-in workloads with their MACs and targets",
+                         description="List the built-in workloads: unit, layers, MACs, weights, target rate and "
+                                     "source.", epilog="example:\n  npegen workloads", formatter_class=raw)
     wls.set_defaults(func=cmd_workloads)
+    _wrap_descriptions(p)
     return p
+
+
+def _wrap_descriptions(parser: argparse.ArgumentParser, width: int = 100) -> None:
+    """Wrap every (sub)command's one-paragraph description: RawDescriptionHelpFormatter, which keeps the
+    examples' line breaks, does not wrap it."""
+    import textwrap
+
+    if parser.description and "\n" not in parser.description:
+        parser.description = textwrap.fill(parser.description, width)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sp in action.choices.values():
+                _wrap_descriptions(sp, width)
 
 
 def sweep_verifier(block: str, params) -> int:
@@ -637,46 +791,64 @@ def sweep_verifier(block: str, params) -> int:
 
 
 def cmd_sweep(args) -> int:
+    import warnings
+
     import pandas as pd
 
-    from .analysis.sweep import Space, pareto_plot, run_sweep
+    from .analysis.sweep import MAX_POINTS, NUMERIC_METRICS, Space, SweepWarning, pareto_plot, run_sweep
 
+    if args.max_points is not None and not 1 <= args.max_points <= 10**8:
+        raise CliError(f"--max-points must be in [1, 10**8], not {args.max_points}")
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise CliError(f"--workers must be in [1, 1024], not {args.workers}")
+    x, sep, y = args.pareto.partition(",")
+    if not sep or x not in NUMERIC_METRICS or y not in NUMERIC_METRICS:
+        raise CliError(f"--pareto must be two metrics X,Y from {', '.join(NUMERIC_METRICS)}; not {args.pareto!r}")
     try:
-        space = Space.load(args.space)
+        space = Space.load(args.space, max_points=args.max_points or MAX_POINTS)
     except (TypeError, ValueError) as exc:
         raise CliError(str(exc)) from None
-    if args.workers is not None and args.workers < 1:
-        raise CliError(f"--workers must be >= 1, not {args.workers}")
-    out = Path(args.out) if args.out else Path("build") / "sweeps" / space.name
     try:
         pts = space.points()
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    except ValueError as exc:  # a constraint that cannot be evaluated on a point
+        raise CliError(f"{args.space}: {exc}") from None
+    if not pts:
+        raise CliError(f"sweep {space.name!r} has no point: the constraints exclude all {space.size()}")
+    out = Path(args.out) if args.out else Path("build") / "sweeps" / space.name  # a plain name: stays inside
+    store = out / "results.csv"
     executor, client = None, None
     if args.dask:
         try:
             from distributed import Client
-
+        except ImportError:
+            raise CliError("--dask needs the 'distributed' package (pip install distributed)") from None
+        try:
             client = Client(args.dask, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise CliError(f"cannot reach the Dask scheduler at {args.dask}: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # noqa: BLE001 - any failure to connect is one line
+            msg = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise CliError(f"cannot reach the Dask scheduler at {args.dask!r}: {msg}") from None
         executor = client.get_executor()
     where = f"Dask at {args.dask}" if args.dask else f"{args.workers or 'all'} local worker(s)"
     print(f"npegen sweep {space.name}: {len(pts)} points of {space.block} ({space.sampler}) on {where}; "
-          f"store {out / 'results.csv'}", flush=True)
+          f"store {store}", flush=True)
     t0 = time.perf_counter()
-    try:
-        df = run_sweep(space, out, executor=executor, workers=args.workers, verifier=sweep_verifier,
-                       retry_errors=args.retry_errors)
-    finally:
-        if client is not None:
-            client.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SweepWarning)
+        warnings.showwarning = lambda message, *a, **k: print(f"npegen: warning: {message}", file=sys.stderr)
+        try:
+            df = run_sweep(space, out, executor=executor, workers=args.workers, verifier=sweep_verifier,
+                           retry_errors=args.retry_errors)
+        except (TypeError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            if client is not None:
+                client.close()
     ok = df[df["status"] == "ok"] if not df.empty else df
-    print(f"{len(ok)} of {len(df)} points ok in {time.perf_counter() - t0:.0f} s; results {out / 'results.csv'}")
-    if len(df) - len(ok):
+    n_bad = len(df) - len(ok)
+    print(f"{len(ok)} of {len(df)} points ok in {time.perf_counter() - t0:.0f} s; results {store}")
+    if n_bad:
         print(df[df["status"] != "ok"][["key", "error"]].to_string(index=False))
     if len(ok):
-        x, _, y = args.pareto.partition(",")
         if x in ok and y in ok:
             fig = pareto_plot(ok, x, y, out / "pareto.png", label="tag", title=f"sweep {space.name}")
             print(f"Pareto plot {fig}")
@@ -684,6 +856,9 @@ def cmd_sweep(args) -> int:
                 if c in ok]
         with pd.option_context("display.width", 200):
             print(ok[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if n_bad:
+        raise CliError(f"{n_bad} of {len(df)} points of sweep {space.name!r} failed (errors above and in {store})",
+                       code=1)
     return 0
 
 
@@ -698,9 +873,14 @@ def cmd_estimate(args) -> int:
     try:
         design = load_design(args.design) if args.design else default_design()
         wl = get_workload(args.workload)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CliError(_message(exc)) from None
+    if getattr(args, "synth", False):
+        design = _synthesized(design, say=not args.json)  # the same areas as npegen report
+    try:
         res = estimate(design, wl)
     except (TypeError, ValueError, KeyError) as exc:
-        raise CliError(str(exc).strip("'\"")) from None
+        raise CliError(_message(exc)) from None
     if args.json:
         print(json.dumps(res.to_dict(), indent=1, default=str))
         return 0
@@ -711,9 +891,32 @@ def cmd_estimate(args) -> int:
             print(res.layers[cols].to_string(float_format=lambda v: f"{v:.4g}"))
         print()
     print(f"{wl.name} on {design.name}:")
+    no_area = "not synthesised (run with --synth, as npegen report does)"
     for k, v in res.summary.items():
+        if k == "area_note":
+            continue
+        if isinstance(v, float) and v != v and k in ("area_mm2", "GOPS_per_mm2"):
+            v = no_area
+        elif isinstance(v, float) and v != v and k == "leakage_J":
+            v = "not counted: it needs the area, " + no_area
         print(f"  {k:<22}{v:.4g}" if isinstance(v, float) else f"  {k:<22}{v}")
+    for part in design.area_parts():
+        print(f"    {part['component']}: {part['count']:g} x {part['um2_each']:.4g} um^2 = {part['mm2']:.4g} mm^2")
+    print(f"  {res.summary['area_note']}")
     return 0
+
+
+def _synthesized(design, *, say: bool = True):
+    """``design`` with its engines' synthesised areas: the one path ``npegen report`` and ``npegen estimate
+    --synth`` share (cached per design point; the first synthesis on a machine compiles Yosys)."""
+    from .hw.synth import SynthError
+
+    if say:
+        print("synthesising the design's engines for their area (cached after the first run)", flush=True)
+    try:
+        return design.with_synthesized_areas()
+    except SynthError as exc:
+        raise CliError(f"synthesis of the design's engines failed: {str(exc).splitlines()[0]}", code=1) from None
 
 
 def cmd_workloads(args) -> int:
@@ -729,16 +932,34 @@ def cmd_workloads(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (also used by the ``npegen`` console script)."""
+    """Run the CLI; returns the exit status (also used by the ``npegen`` console script).
+
+    Exit status: 0 done; 2 a bad argument or input file, or an output/input path that cannot be used (one
+    line ``npegen: error: ...``); 1 a failed verification or synthesis (one line), or an internal error
+    (one line ``npegen: internal error: ...``: a bug; ``NPEGEN_DEBUG=1`` re-raises it with its traceback);
+    130 Ctrl-C (one line; files the CLI writes are renamed into place only when complete).
+    """
     try:
         args = _parser().parse_args(argv)
         return args.func(args)
     except CliError as exc:
-        print(f"npegen: error: {exc}", file=sys.stderr)
+        print(f"npegen: error: {_one_line(str(exc).strip())}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
-        print("npegen: interrupted", file=sys.stderr)
+        print("npegen: interrupted (Ctrl-C); no output file was left half-written", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except OSError as exc:  # a path the user gave (or the disk) refused: not a bug
+        where = f" {str(exc.filename)!r}" if exc.filename else ""
+        print(_one_line(f"npegen: error: cannot use{where}: {exc.strerror or _message(exc)}"), file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if os.environ.get("NPEGEN_DEBUG", "") not in ("", "0"):
+            raise
+        print(_one_line(f"npegen: internal error: {type(exc).__name__}: {_message(exc)[:300]} (a bug in npegen; "
+                        "run with NPEGEN_DEBUG=1 for the traceback)"), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

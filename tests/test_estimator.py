@@ -41,8 +41,16 @@ def test_cycle_split_adds_up_and_every_workload_runs():
 def test_energy_entries_are_traceable():
     r = estimate(default_design(), W.get_workload("rnn.kws_lstm_s"))
     prov = r.provenance
-    assert {"source", "assumed", "unit", "node_nm"} <= set(prov.columns) and prov["source"].str.len().min() > 5
+    assert {"source", "status", "unit", "node_nm", "scaling"} <= set(prov.columns)
+    assert prov["source"].str.len().min() > 5 and set(prov["status"]) <= {"measured", "characterised", "assumed"}
     assert "adc.ramp.compare" in prov.index and "dram.pj_per_bit" in prov.index
+    assert prov.loc["adc.ramp.compare", "status"] == "assumed" and prov.loc["cycles.ramp_adc", "status"] == "measured"
+    assert {"design.tech.clock_mhz", "design.crossbar", "workload.rnn.kws_lstm_s"} <= set(prov.index)
+    assert not r.design.areas and "leak.mw_per_mm2" not in prov.index  # no area: leakage not counted, not 0
+    assert np.isnan(r.summary["leakage_J"]) and "not synthesised" in r.summary["area_note"]
+    # a value taken at another node says so, with the rule
+    bf = estimate(default_design(), W.get_workload("llm.llama32_1b.decode")).provenance.loc["mac.bf16"]
+    assert bf["scaling"].startswith("scaled from 45 nm") and bf["value_used"] == pytest.approx(1.5 * 28 / 45)
     t = EnergyTable().override("mac.posit8_0", 2.2, source="test")
     d = replace(default_design(), table=t)
     wl = W.get_workload("xr.cls_resnet18_cifar")
@@ -91,7 +99,7 @@ def test_ramp_adc_energy_per_activation_vs_sar_plus_digital(capsys):
         (lambda: design_from_dict({"simd": {"count": -1}}), ValueError, r"simd count must be an integer"),
         (lambda: design_from_dict({"gpu": {}}), ValueError, r"unknown design section\(s\) \['gpu'\]"),
         (lambda: design_from_dict({"crossbar": {"adc": "flash"}}), ValueError, "'ramp' or 'sar', not 'flash'"),
-        (lambda: design_from_dict({"memory": {"sram_kib": 0}}), ValueError, "sram_kib must be a number > 0"),
+        (lambda: design_from_dict({"memory": {"sram_kib": 0}}), ValueError, "sram_kib must be a finite number in"),
         (lambda: estimate(design_from_dict({"ternary": None}), W.get_workload("llm.llama32_1b.decode")),
          ValueError, "needs the ternary engine"),
         (lambda: estimate(default_design(), Workload("w", (Layer("l", 1, 1, 1, precision="posit8_0"),)))
@@ -118,6 +126,11 @@ def test_cli_estimate_and_workloads(tmp_path):
     assert r.returncode == 0
     data = json.loads(r.stdout)
     assert data["summary"]["MACs"] == W.get_workload("rnn.kws_gru_s").macs and data["layers"]
+    assert data["summary"]["area_mm2"] is None and data["summary"]["leakage_J"] is None  # unknown, not 0
+    # without --synth there is no area: said in words, never 'nan' or a leakage of 0
+    r = run("estimate", "--workload", "rnn.kws_gru_s")
+    assert r.returncode == 0 and "nan" not in r.stdout and "run with --synth" in r.stdout
+    assert "leakage_J             not counted" in r.stdout
     bad = tmp_path / "d.json"
     bad.write_text('{"ternary": {"count": 0}}')
     r = run("estimate", "--workload", "llm.llama32_1b.decode", "--design", str(bad))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from npegen.analysis.sweep import Space, load_results, pareto_mask, pareto_plot, point_key, run_sweep
+from npegen.analysis.sweep import METRICS, Space, load_results, pareto_mask, pareto_plot, point_key, run_sweep
 
 # int-mac points synthesise in a few seconds (and come from the synthesis cache after the first run)
 SPACE = dict(name="intmac", block="int-mac", params={"width": [4, 6, 8], "stages": [1, 2], "count": [64],
@@ -71,6 +71,9 @@ def test_invalid_point_is_recorded_and_the_sweep_continues(tmp_path):
     assert list(df["status"]) == ["ok", "error"]
     assert "width must be an integer in [2, 32], not 40" in df.loc[1, "error"]
     assert df.loc[0, "transistors"] > 0 and df.loc[0, "runs_per_s"] > 0
+    metrics = {c.removesuffix("_result") for c in df.columns} - {"key", "status", "error", "seconds", "worker"}
+    metrics -= set(sp.params) - {"workload"}  # the workload parameter and metric share a name
+    assert metrics == set(METRICS)  # what --pareto and the docs name is exactly what a point returns
 
 
 def _frame(df):
@@ -139,12 +142,14 @@ def test_cli_sweep_resumes_and_reports_errors(tmp_path):
                      "  workload: xr.vio_ulvio\n  precision: int8\n")
     cmd = [sys.executable, "-m", "npegen", "sweep", str(space), "--out", str(tmp_path / "o"), "--workers", "2"]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 1, r.stderr[-2000:]  # a failed point: exit 1, with everything else written
     assert "1 of 2 points ok" in r.stdout and "width must be an integer in [2, 32], not 99" in r.stdout
+    assert r.stderr.strip().splitlines()[-1].startswith("npegen: error: 1 of 2 points of sweep 'cli' failed")
+    assert "Traceback" not in r.stderr
     assert (tmp_path / "o" / "pareto.png").is_file()
     assert json.loads((tmp_path / "o" / "space.json").read_text())["name"] == "cli"
     r2 = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert r2.returncode == 0 and len(load_results(tmp_path / "o" / "results.csv")) == 2  # nothing re-run
+    assert r2.returncode == 1 and len(load_results(tmp_path / "o" / "results.csv")) == 2  # nothing re-run
     bad = tmp_path / "b.yaml"
     bad.write_text("name: b\nblock: int-mac\nparams: {width: [8]}\nsampler: sobol\n")
     r3 = subprocess.run([sys.executable, "-m", "npegen", "sweep", str(bad)], capture_output=True, text=True,

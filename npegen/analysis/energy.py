@@ -7,17 +7,33 @@ linearly with the feature size and with Vdd squared, ``E(node, V) = E0 * (node/n
 area scales with ``(node/node0)**2``; DRAM entries (``scales=False``) do not scale with logic.
 
 Users override entries from Python (``table.override("mac.posit8_0", 0.9, source="my PE")``), from a dict,
-or from a JSON/YAML file (:meth:`EnergyTable.load`).
+or from a JSON/YAML file (:meth:`EnergyTable.load`). An override must name an existing entry: a misspelt
+name is rejected with the closest names. A new entry is added only when marked so, with ``"new": true``
+and its ``unit``, ``node_nm`` and ``vdd`` (``override(..., new=True)`` in Python).
+
+Limits (every entry): ``value`` finite in [0, 1e12] in its unit, ``node_nm`` in [1, 1000], ``vdd`` in
+[0.1, 5] V.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
-import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["Entry", "EnergyTable", "default_table", "nand2_area_um2"]
+from ..models._checks import check_real, short_repr
+
+__all__ = ["Entry", "EnergyTable", "default_table", "nand2_area_um2", "NODE_NM_RANGE", "VDD_RANGE", "VALUE_MAX"]
+
+#: Technology node (nm) and supply (V) accepted by an entry and by a design's ``tech``.
+NODE_NM_RANGE = (1.0, 1000.0)
+VDD_RANGE = (0.1, 5.0)
+#: Largest entry value, in the entry's unit.
+VALUE_MAX = 1e12
+#: Fields of an override given as a mapping; ``new``, ``kind`` and ``scales`` only for a new entry.
+OVERRIDE_FIELDS = ("value", "source", "assumed", "unit", "node_nm", "vdd")
+NEW_FIELDS = ("new", "kind", "scales")
 
 
 @dataclass(frozen=True)
@@ -55,14 +71,21 @@ class Entry:
     kind: str = "energy"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.value, (int, float)) or isinstance(self.value, bool) or not math.isfinite(self.value) \
-                or self.value < 0:
-            raise ValueError(f"energy table entry {self.name!r}: value must be a finite number >= 0, not "
-                             f"{self.value!r}")
-        if not self.node_nm > 0 or not self.vdd > 0:
-            raise ValueError(f"energy table entry {self.name!r}: node_nm and vdd must be > 0")
-        if self.kind not in ("energy", "area", "other"):
-            raise ValueError(f"energy table entry {self.name!r}: kind must be energy, area or other, not {self.kind!r}")
+        if not isinstance(self.name, str) or not 1 <= len(self.name) <= 100 or not self.name.isprintable():
+            raise ValueError(f"an energy table entry name must be a printable string of 1 to 100 characters, not "
+                             f"{short_repr(self.name)}")
+        what = f"energy table entry {self.name!r}: "
+        object.__setattr__(self, "value", check_real(f"{what}value", self.value, 0.0, VALUE_MAX))
+        object.__setattr__(self, "node_nm", check_real(f"{what}node_nm", self.node_nm, *NODE_NM_RANGE))
+        object.__setattr__(self, "vdd", check_real(f"{what}vdd", self.vdd, *VDD_RANGE))
+        for name in ("unit", "source"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{what}{name} must be a string, not {short_repr(getattr(self, name))}")
+        for name in ("assumed", "scales"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{what}{name} must be true or false, not {short_repr(getattr(self, name))}")
+        if not isinstance(self.kind, str) or self.kind not in ("energy", "area", "other"):
+            raise ValueError(f"{what}kind must be energy, area or other, not {short_repr(self.kind)}")
 
     def at(self, node_nm: float, vdd: float) -> float:
         """The value scaled to ``node_nm`` and ``vdd`` (see the module docstring)."""
@@ -144,32 +167,87 @@ class EnergyTable:
     def value(self, name: str, node_nm: float, vdd: float) -> float:
         return self[name].at(node_nm, vdd)
 
+    def _unknown(self, name: object) -> str:
+        """The message for an override of an entry that does not exist, with the closest names."""
+        close = difflib.get_close_matches(str(name), self._e, n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+        return (f"unknown energy table entry {short_repr(name)}; {hint}(a new entry must be marked "
+                f'{{"new": true, "value": .., "unit": .., "node_nm": .., "vdd": ..}}; entries: '
+                f"{', '.join(sorted(self._e))})")
+
     def override(self, name: str, value: float, *, source: str = "user override", assumed: bool = False,
-                 unit: str | None = None, node_nm: float | None = None, vdd: float | None = None) -> EnergyTable:
-        """A copy with ``name`` set to ``value`` (a new entry needs ``unit``, ``node_nm`` and ``vdd``)."""
-        if name in self._e:
-            old = self._e[name]
-            new = replace(old, value=value, source=source, assumed=assumed, unit=unit or old.unit,
-                          node_nm=node_nm or old.node_nm, vdd=vdd or old.vdd)
+                 unit: str | None = None, node_nm: float | None = None, vdd: float | None = None,
+                 new: bool = False, kind: str = "energy", scales: bool = True) -> EnergyTable:
+        """A copy with entry ``name`` set to ``value``.
+
+        Parameters
+        ----------
+        name : str
+            An existing entry, or with ``new=True`` a name the table does not have yet.
+        value : float
+            Finite, in [0, 1e12], in the entry's unit.
+        source, assumed
+            Provenance of the new value.
+        unit, node_nm, vdd : optional
+            Change the entry's unit and reference technology; required with ``new=True``.
+        new : bool
+            Add a new entry (``kind`` and ``scales`` apply only then).
+
+        Raises
+        ------
+        TypeError, ValueError
+            An unknown name without ``new`` (the message lists the closest names), an existing name with
+            ``new``, a new entry without ``unit``/``node_nm``/``vdd``, or a field of the wrong type or out of
+            range.
+        """
+        if not isinstance(new, bool):
+            raise TypeError(f"new must be true or false, not {short_repr(new)}")
+        if not isinstance(name, str):
+            raise TypeError(f"an energy table entry name must be a string, not {short_repr(name)}")
+        if new:
+            if name in self._e:
+                raise ValueError(f"energy table entry {name!r} already exists; drop \"new\" to override it")
+            missing = [k for k, v in (("unit", unit), ("node_nm", node_nm), ("vdd", vdd)) if v is None]
+            if missing:
+                raise ValueError(f"new energy table entry {name!r} needs {', '.join(missing)}")
+            entry = Entry(name, value, unit, node_nm, vdd, source, assumed, scales=scales, kind=kind)
         else:
-            if unit is None or node_nm is None or vdd is None:
-                raise ValueError(f"new energy table entry {name!r} needs unit, node_nm and vdd")
-            new = Entry(name, value, unit, node_nm, vdd, source, assumed)
+            if name not in self._e:
+                raise ValueError(self._unknown(name))
+            old = self._e[name]
+            entry = Entry(name, value, old.unit if unit is None else unit, old.node_nm if node_nm is None else
+                          node_nm, old.vdd if vdd is None else vdd, source, assumed, scales=old.scales, kind=old.kind)
         t = EnergyTable(self._e.values())
-        t._e[name] = new
+        t._e[name] = entry
         return t
 
     def update(self, overrides: dict) -> EnergyTable:
-        """A copy with ``{name: value}`` or ``{name: {"value": .., "source": .., ...}}`` applied."""
+        """A copy with ``{name: value}`` or ``{name: {"value": .., "source": .., ...}}`` applied.
+
+        A mapping may hold ``value`` (required), ``source``, ``assumed``, ``unit``, ``node_nm`` and ``vdd``;
+        ``{"new": true, ...}`` adds an entry (then ``unit``, ``node_nm`` and ``vdd`` are required and ``kind``
+        and ``scales`` are allowed). Any other field, or an unknown entry name without ``new``, raises
+        ValueError naming it (see :meth:`override`).
+        """
+        if not isinstance(overrides, dict):
+            raise TypeError(f"energy overrides must be a mapping of entry name to value, not "
+                            f"{type(overrides).__name__}")
         t = self
         for name, v in overrides.items():
             kw = dict(v) if isinstance(v, dict) else {"value": v}
+            what = f"energy override {short_repr(name)}"
+            allowed = OVERRIDE_FIELDS + (NEW_FIELDS if kw.get("new") is True else ("new",))
+            unknown = sorted(str(k) for k in kw if k not in allowed)
+            if unknown:
+                close = difflib.get_close_matches(unknown[0], allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"{what}: unknown field(s) {unknown}{hint}; allowed: {', '.join(allowed)}")
             if "value" not in kw:
-                raise ValueError(f"override of {name!r} needs a value")
+                raise ValueError(f"{what} needs a value")
             value = kw.pop("value")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"override of {name!r}: value must be a number, not {value!r}")
-            t = t.override(name, float(value), **kw)
+                raise TypeError(f"{what}: value must be a number, not {short_repr(value)}")
+            t = t.override(name, value, **kw)
         return t
 
     @classmethod
@@ -178,15 +256,21 @@ class EnergyTable:
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"no energy table file {str(p)!r}")
-        text = p.read_text()
-        if p.suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise ValueError(f"{p}: reading YAML needs PyYAML; use JSON") from None
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+        try:
+            text = p.read_text()
+            if p.suffix in (".yaml", ".yml"):
+                try:
+                    import yaml
+                except ImportError:
+                    raise ValueError(f"{p}: reading YAML needs PyYAML; use JSON") from None
+                try:
+                    data = yaml.safe_load(text)
+                except yaml.YAMLError as exc:
+                    raise ValueError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+            else:
+                data = json.loads(text)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ValueError(f"{p}: cannot read the energy table ({str(exc).splitlines()[0][:100]})") from None
         if not isinstance(data, dict):
             raise ValueError(f"{p}: expected a mapping of entry name to value")
         return (base or cls()).update(data)

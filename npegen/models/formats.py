@@ -42,7 +42,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_int, short_repr
 
 __all__ = [
     "Format",
@@ -752,17 +752,17 @@ def names() -> list[str]:
 def get(name: str) -> Format:
     """The named format; ``ValueError`` listing the names for an unknown one."""
     if not isinstance(name, str):
-        raise TypeError(f"format name must be a string, not {name!r}")
+        raise TypeError(f"format name must be a string, not {short_repr(name)}")
     try:
         return NAMED[name]
     except KeyError:
-        raise ValueError(f"unknown format {name!r}; choose from {', '.join(NAMED)}") from None
+        raise ValueError(f"unknown format {short_repr(name)}; choose from {', '.join(NAMED)}") from None
 
 
 def parse(spec: str) -> Format:
     """A named format, or any ``posit<n>_<es>`` / ``int<n>`` (e.g. ``"posit12_3"``); errors name the spec."""
     if not isinstance(spec, str):
-        raise TypeError(f"format spec must be a string, not {spec!r}")
+        raise TypeError(f"format spec must be a string, not {short_repr(spec)}")
     if spec in NAMED:
         return NAMED[spec]
     import re
@@ -773,4 +773,4 @@ def parse(spec: str) -> Format:
     mi = re.fullmatch(r"int(\d+)", spec)
     if mi:
         return Int(int(mi.group(1)))
-    raise ValueError(f"unknown format {spec!r}; use one of {', '.join(NAMED)}, posit<n>_<es> or int<n>")
+    raise ValueError(f"unknown format {short_repr(spec)}; use one of {', '.join(NAMED)}, posit<n>_<es> or int<n>")

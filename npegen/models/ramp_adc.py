@@ -416,7 +416,11 @@ class RampAdcParams:
         if self.column not in COLUMNS:
             raise ValueError(f"column must be one of {COLUMNS}, not {self.column!r}")
         if self.y_range is not None:
-            object.__setattr__(self, "y_range", tuple(float(v) for v in self.y_range))
+            try:
+                y_range = tuple(float(v) for v in self.y_range)
+            except (TypeError, ValueError, OverflowError):
+                raise TypeError(f"y_range must be two numbers (y_lo, y_hi), not {self.y_range!r}") from None
+            object.__setattr__(self, "y_range", y_range)
         if isinstance(self.in_lsb, (int, float, np.integer, np.floating)) and not isinstance(self.in_lsb, bool):
             object.__setattr__(self, "in_lsb", float(self.in_lsb))
         self.adc  # validates the converter parameters  # noqa: B018

@@ -47,10 +47,14 @@ import numpy as np
 from ._checks import check_int
 from .formats import FP4E2M1, Format, Int, Posit, parse
 
-__all__ = ["SimdMacParams", "SimdMacResult", "ref_simd_mac", "round_fixed_int", "DEFAULT_MODES"]
+__all__ = ["SimdMacParams", "SimdMacResult", "ref_simd_mac", "round_fixed_int", "DEFAULT_MODES", "MAX_ACC_BITS"]
 
 #: XR-NPE's four formats.
 DEFAULT_MODES = ("fp4_e2m1", "posit4_1", "posit8_0", "posit16_1")
+
+#: Largest :attr:`SimdMacParams.acc_bits_total`: beyond it generation and synthesis time explode (a 64-bit word of
+#: posit32_4 lanes needs 3,860 accumulator bits: 20 s to generate, far longer to synthesise).
+MAX_ACC_BITS = 1024
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,10 @@ class SimdMacParams:
     acc_guard : int
         Guard bits of every accumulator, 0 to 24: ``2**acc_guard`` worst-case products (beats, with
         ``dot``: beats times lanes) never overflow.
+
+        Bound on the whole: the engine's accumulators may total at most :data:`MAX_ACC_BITS` (1024) bits
+        (:attr:`acc_bits_total`), which keeps generation and synthesis to minutes. The default engine has
+        208; four posit16_2 lanes 936; a posit32_4 lane alone needs 1930.
     dot : bool
         Sum the lanes of a beat into one accumulator (one result lane).
     out_format : str or None
@@ -118,6 +126,11 @@ class SimdMacParams:
         if self.out_format is not None:
             if not isinstance(parse(self.out_format), Posit):
                 raise ValueError(f"out_format must be a posit format (results may be NaR), not {self.out_format!r}")
+        if self.acc_bits_total > MAX_ACC_BITS:
+            raise ValueError(f"the accumulators of modes {modes!r} on a {word_bits}-bit word with acc_guard "
+                             f"{self.acc_guard} total {self.acc_bits_total} bits; at most {MAX_ACC_BITS} keep "
+                             "generation and synthesis bounded (use a narrower word, fewer lanes, a smaller "
+                             "acc_guard or a posit with a smaller es)")
 
     # -- derived ------------------------------------------------------------------------------------------
 
@@ -148,6 +161,14 @@ class SimdMacParams:
         f = self.formats[mode]
         extra = (self.lanes(mode) - 1).bit_length() if self.dot else 0
         return f.exact_product_bits + self.acc_guard + extra + 1
+
+    @property
+    def acc_bits_total(self) -> int:
+        """Accumulator register bits of the whole engine: one register per result lane as wide as its widest
+        mode (shared), or every mode's own lanes (the per-format baseline)."""
+        if self.shared:
+            return sum(self.acc_width(lane) for lane in range(self.out_lanes))
+        return sum((1 if self.dot else self.lanes(i)) * self.acc_bits(i) for i in range(len(self.modes)))
 
     def acc_width(self, lane: int) -> int:
         """Register width of result lane ``lane``'s accumulator (the widest mode that uses the lane)."""

@@ -64,3 +64,24 @@ def test_verilog_file_input_and_errors(tmp_path):
     ok.write_text("module inv(input wire a, output wire y); assign y = ~a; endmodule\n")
     rep = synthesize(ok, top="inv", cache=tmp_path / "c", use_cache=False)
     assert rep.cells == 1 and rep.transistors == 2 and rep.luts == 1 and rep.ffs == 0
+
+
+@pytest.mark.slow
+def test_concurrent_first_runs_share_one_yosys_compile(tmp_path):
+    """Two processes synthesising at once on a machine where Yosys is not compiled yet (an empty YoWASP cache) both
+    succeed: the first run compiles under a lock and the other waits (without it, one could map the other's
+    half-written module and die of SIGBUS). Slow: it compiles Yosys (about a minute)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, YOWASP_CACHE_DIR=str(tmp_path / "yowasp"), NPEGEN_CACHE_DIR=str(tmp_path / "cache"))
+    script = ("import sys; from npegen.hw.int_mac import IntMac; from npegen.hw.synth import synthesize; "
+              "w = int(sys.argv[1]); print(synthesize(IntMac(width=w, acc_width=2 * w), top='int_mac', "
+              "tag=f'w{w}', use_cache=False).cells)")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(w)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for w in (4, 6)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-2000:]
+        assert int(out.strip().splitlines()[-1]) > 0

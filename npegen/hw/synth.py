@@ -27,6 +27,7 @@ the cache. While Yosys runs, an elapsed-time line goes to stderr every
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -141,8 +142,38 @@ def _read_entry(entry: Path) -> SynthReport | None:
         return None
 
 
+@contextlib.contextmanager
+def _first_compile_lock():
+    """Serialise Yosys runs while YoWASP's compiled module is not yet cached: concurrent first runs (pytest-xdist
+    workers, sweep workers) would each compile it and one could map the other's half-written cache file (seen as
+    Yosys dying of SIGBUS). Once the module is cached this costs one ``is_file`` check."""
+    if yosys_compiled():
+        yield
+        return
+    import fcntl
+
+    path = Path(tempfile.gettempdir()) / f"npegen-yowasp-compile-{os.getuid()}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # no lock to be had: run anyway
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits for the run that is compiling
+        if yosys_compiled():  # it compiled while we waited: no need to hold the others back
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _run_yosys(wdir: Path, label: str, heartbeat: float | None) -> tuple[subprocess.CompletedProcess, float]:
     """Run the script in ``wdir``; every ``heartbeat`` seconds an elapsed-time line on stderr."""
+    with _first_compile_lock():
+        return _run_yosys_unlocked(wdir, label, heartbeat)
+
+
+def _run_yosys_unlocked(wdir: Path, label: str, heartbeat: float | None) -> tuple[subprocess.CompletedProcess, float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", _RUN_YOSYS, "-q", "-l", "yosys.log", "-s", "synth.ys"],
                             cwd=wdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

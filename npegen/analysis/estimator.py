@@ -1,18 +1,23 @@
 """Cycle/energy estimator tied to npegen's RTL blocks: one call, ``estimate(design, workload) -> Result``.
 
-Cycle model (the same formulas the testbenches measure; ``tests/test_estimator_rtl.py`` checks them):
+Cycle model: each engine's job-cycle formula is defined once, on its parameter object in ``npegen.models``;
+:func:`estimate` calls it for every layer, and ``tests/test_estimator_rtl.py`` checks it (and
+:func:`estimate`'s per-layer cycles) against the cycles the testbenches measure on the RTL:
 
-* **SIMD MAC engine** (:class:`~npegen.models.simd_mac.SimdMacParams`): a dot product of length ``k`` in
-  mode ``f`` takes ``k`` beats and covers ``lanes(f)`` outputs; beats stream back to back, and the last
-  result comes ``stages`` cycles after the last beat. A job of dot products takes
+* **SIMD MAC engine** (:meth:`SimdMacParams.job_cycles <npegen.models.simd_mac.SimdMacParams.job_cycles>`): a
+  dot product of length ``k`` in mode ``f`` takes ``k`` beats and covers ``lanes(f)`` outputs; beats stream
+  back to back, and the last result comes ``stages`` cycles after the last beat. A job of dot products takes
   ``sum(ceil(outputs / lanes) * k) + stages`` cycles (first beat to last result, both counted).
-* **Ternary engine** (:class:`~npegen.models.ternary.TernaryParams`): a row of ``k`` weights takes
-  ``k / (4P)`` beats (``k`` padded to whole groups); ``rows`` rows take ``rows * k/(4P) + latency``.
-* **INT MAC lanes**: ``ceil(outputs / lanes) * k + stages``.
-* **Ramp ADC** (:class:`~npegen.models.ramp_adc.RampADC`): ``n`` conversions of all columns back to back take
-  ``n * cycles + 2`` (``cycles`` per conversion, plus the edge that takes the first ``start`` and, as for
-  every block here, both the first and the last cycle counted).
-  A SAR ADC takes ``bits + 1`` cycles per conversion and is shared by ``cols_per_adc`` columns.
+* **Ternary engine** (:meth:`TernaryParams.job_cycles <npegen.models.ternary.TernaryParams.job_cycles>`, built
+  on ``cycles_per_row``): a row of ``k`` weights takes ``k / (4P)`` beats (``k`` padded to whole groups);
+  ``rows`` rows take ``rows * k/(4P) + latency``.
+* **INT MAC lanes** (:meth:`IntMacParams.job_cycles <npegen.models.int_mac.IntMacParams.job_cycles>`):
+  ``ceil(outputs / lanes) * k + stages``.
+* **Ramp ADC** (:meth:`RampADC.job_cycles <npegen.models.ramp_adc.RampADC.job_cycles>`): ``n`` conversions of
+  all columns back to back take ``n * cycles + 2`` (``RampADC.cycles`` per conversion, ``2**bits - 1`` for a
+  monotone function, one per breakpoint in LUT mode, plus the edge that takes the first ``start`` and, as
+  for every block here, both the first and the last cycle counted).
+  A SAR ADC takes ``bits + 1`` cycles per conversion and is shared by ``cols_per_adc`` columns (no RTL).
 
 Per layer, the engine's cycles are split into *ideal* (MACs / peak MACs per cycle), *mapping loss*
 (lanes, engines or crossbar rows/columns left idle by the layer's shape), *fill/drain* (pipeline latency
@@ -36,6 +41,7 @@ source (``Result.provenance``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -49,8 +55,7 @@ from .energy import NODE_NM_RANGE, VDD_RANGE, EnergyTable, nand2_area_um2
 from .workloads import Layer, Workload
 
 __all__ = ["Tech", "SimdArray", "TernaryArray", "IntMacArray", "CrossbarArray", "Memory", "Design", "Result",
-           "estimate", "default_design", "simd_job_cycles", "ternary_job_cycles", "int_mac_job_cycles",
-           "adc_job_cycles", "energy_breakdown", "scenario_table",
+           "estimate", "default_design", "energy_breakdown", "scenario_table",
            "design_from_dict", "load_design", "provenance_table", "result_keys", "PROVENANCE_STATUS",
            "AREA_NOTE_SYNTHESISED", "AREA_NOTE_NOT_SYNTHESISED"]
 
@@ -66,38 +71,6 @@ CLOCK_MHZ_RANGE = (1e-3, 1e5)
 SRAM_KIB_RANGE = (0.125, float(1 << 24))
 SRAM_BYTES_PER_CYCLE_RANGE = (0.125, float(1 << 20))
 DRAM_GBPS_RANGE = (1e-3, 1e5)
-
-
-# ---- job cycle formulas (what the testbenches measure) ------------------------------------------------
-
-
-def simd_job_cycles(p: SimdMacParams, jobs: Sequence[tuple[str, int, int]]) -> int:
-    """Cycles of a stream of dot products ``(mode, outputs, k)`` on one SIMD MAC engine, first beat to last
-    result: ``sum(ceil(outputs / lanes(mode)) * k) + stages``."""
-    beats = 0
-    for mode, outputs, k in jobs:
-        if mode not in p.modes:
-            raise ValueError(f"mode {mode!r} is not one of the engine's modes {p.modes}")
-        lanes = 1 if p.dot else p.lanes(p.modes.index(mode))
-        beats += -(-outputs // lanes) * k
-    return beats + p.stages
-
-
-def ternary_job_cycles(p: TernaryParams, rows: int, k: int) -> int:
-    """Cycles of ``rows`` rows of ``k`` weights (padded to whole groups) on one ternary engine."""
-    kp = -(-k // p.group_size) * p.group_size
-    return rows * (kp // p.weights_per_beat) + p.latency
-
-
-def int_mac_job_cycles(p: IntMacParams, lanes: int, outputs: int, k: int) -> int:
-    """Cycles of ``outputs`` dot products of length ``k`` on ``lanes`` INT MAC lanes."""
-    return -(-outputs // lanes) * k + p.stages
-
-
-def adc_job_cycles(adc: RampADC, conversions: int) -> int:
-    """Cycles of ``conversions`` back-to-back ramp conversions (all columns in parallel), first ``start``
-    presented to last ``valid``, both counted."""
-    return conversions * adc.cycles + 2
 
 
 # ---- design description ---------------------------------------------------------------------------------
@@ -171,9 +144,10 @@ class IntMacArray:
 class CrossbarArray:
     """``count`` analog crossbars of ``rows`` x ``cols`` differential cells with column ADCs.
 
-    ``adc="ramp"``: the ramp-ADC nonlinearity, one ramp shared by ``cols_per_ramp`` columns, every column its
-    own comparator (all columns convert in parallel, ``2**bits - 1`` cycles). ``adc="sar"``: a SAR ADC per
-    ``cols_per_adc`` columns (``bits + 1`` cycles each, time-multiplexed) plus a digital nonlinearity unit.
+    ``adc="ramp"``: the ramp-ADC nonlinearity (:attr:`ramp_adc`), one ramp shared by ``cols_per_ramp`` columns,
+    every column its own comparator (all columns convert in parallel, :attr:`RampADC.cycles` cycles).
+    ``adc="sar"``: a SAR ADC per ``cols_per_adc`` columns (``bits + 1`` cycles each, time-multiplexed) plus a
+    digital nonlinearity unit.
     """
 
     count: int = 4
@@ -199,11 +173,24 @@ class CrossbarArray:
         check_int("nl_units", self.nl_units, 1, 1 << 16)
 
     @property
+    def ramp_adc(self) -> RampADC:
+        """The model of the crossbar's ramp ADC: sigmoid, ``adc_bits`` output bits, a 10-bit MAC input code of
+        LSB 1/64. :meth:`Design.with_synthesized_areas` synthesises it, and :func:`estimate` counts its
+        :meth:`RampADC.job_cycles` (with ``adc="ramp"``)."""
+        return _crossbar_ramp_adc(self.adc_bits)
+
+    @property
     def conversion_cycles(self) -> int:
-        """Cycles to convert every column once."""
+        """Cycles to convert every column once: :attr:`RampADC.cycles` of :attr:`ramp_adc` (all columns in
+        parallel), or ``(bits + 1) * cols_per_adc`` (each SAR ADC converts its columns in turn)."""
         if self.adc == "ramp":
-            return (1 << self.adc_bits) - 1
+            return self.ramp_adc.cycles
         return (self.adc_bits + 1) * self.cols_per_adc
+
+
+@functools.lru_cache(maxsize=16)
+def _crossbar_ramp_adc(bits: int) -> RampADC:
+    return RampADC("sigmoid", bits, 10, 1 / 64)
 
 
 @dataclass(frozen=True)
@@ -302,8 +289,8 @@ class Design:
         if self.crossbar is not None and self.crossbar.adc == "ramp":
             from ..hw.ramp_adc import RampAdc
 
-            adc = RampADC("sigmoid", self.crossbar.adc_bits, 10, 1 / 64)
-            areas["ramp_adc"] = synthesize(RampAdc(adc, n_cols=self.crossbar.cols_per_ramp), top="ramp_adc",
+            xb = self.crossbar
+            areas["ramp_adc"] = synthesize(RampAdc(xb.ramp_adc, n_cols=xb.cols_per_ramp), top="ramp_adc",
                                            quiet=quiet).transistors
         return replace(self, areas=tuple(sorted(areas.items())))
 
@@ -537,8 +524,9 @@ _CYCLE_ROWS = {
                        "testbench (tests/test_estimator_rtl.py)"),
     "cycles.int_mac": ("measured", "INT MAC lanes: ceil(outputs / lanes) * k + stages cycles; checked against the "
                        "cocotb testbench (tests/test_estimator_rtl.py)"),
-    "cycles.ramp_adc": ("measured", "ramp ADC: 2**bits - 1 cycles per conversion, all columns in parallel; "
-                        "checked against the cocotb testbench (tests/test_estimator_rtl.py)"),
+    "cycles.ramp_adc": ("measured", "ramp ADC: conversions * RampADC.cycles + 2 cycles per job (RampADC.cycles = "
+                        "2**bits - 1 for a monotone function), all columns in parallel; checked against the cocotb "
+                        "testbench (tests/test_estimator_rtl.py)"),
     "cycles.sar_adc": ("assumed", "SAR ADC: bits + 1 cycles per conversion, cols_per_adc columns in turn "
                        "(no RTL here)"),
     "cycles.crossbar_read": ("assumed", "analog crossbar: read_cycles per matrix-vector read (no RTL here)"),
@@ -709,38 +697,45 @@ def _weight_bits(design: Design, ly: Layer) -> float:
 
 
 def _engine_cycles(design: Design, ly: Layer, used: set[str]) -> dict:
-    """Compute-side cycles of one layer: ideal, mapping loss, fill/drain, ADC/NL, and the peak MACs/cycle."""
+    """Compute-side cycles of one run of a layer, ``repeat`` times: the peak MACs/cycle, ``beats`` (ideal +
+    mapping loss), ``fill`` (pipeline fill/drain) and ``adc`` (ADC/nonlinearity).
+
+    Each engine's cycles are its parameter object's job-cycle formula, the one ``tests/test_estimator_rtl.py``
+    checks against the RTL: the layer's ``groups * m * n`` outputs are spread evenly over the engines, and each
+    engine runs them as one job of dot products of length ``k`` (:meth:`SimdMacParams.job_cycles`,
+    :meth:`TernaryParams.job_cycles`, :meth:`IntMacParams.job_cycles`); ``fill`` is the engine's latency and
+    ``beats`` the rest of the job. A crossbar runs its MVMs one after another, each one read of
+    ``read_cycles`` and one conversion of all columns: the ramp ADC's back-to-back conversions take
+    :meth:`RampADC.job_cycles` of :attr:`CrossbarArray.ramp_adc`; the SAR ADCs ``(bits + 1) * cols_per_adc``
+    cycles per MVM, and the digital nonlinearity units one activation per cycle each.
+    """
     prec = ly.precision
     outputs = ly.groups * ly.m * ly.n
     if prec in SIMD_PRECISIONS:
         if design.simd is None:
             raise ValueError(f"layer {ly.name!r} needs the SIMD MAC engine ({prec}); the design has none")
+        p, cnt = design.simd.params, design.simd.count
         mode = "posit16_1" if prec == "bf16" else prec
         lanes = design.simd.lanes(mode)
-        cnt = design.simd.count
         used.add("simd")
-        peak = cnt * lanes
-        per_engine = -(-outputs // cnt)
-        beats = -(-per_engine // lanes) * ly.k
-        return dict(peak=peak, beats=beats * ly.repeat, fill=design.simd.params.stages * ly.repeat, adc=0,
+        job = p.job_cycles([(mode, -(-outputs // cnt), ly.k)])
+        return dict(peak=cnt * lanes, beats=(job - p.latency) * ly.repeat, fill=p.latency * ly.repeat, adc=0,
                     engine="simd", mode=mode)
     if prec == "ternary":
         if design.ternary is None:
             raise ValueError(f"layer {ly.name!r} needs the ternary engine; the design has none")
         p, cnt = design.ternary.params, design.ternary.count
         used.add("ternary")
-        rows = -(-outputs // cnt)
-        kp = -(-ly.k // p.group_size) * p.group_size
-        beats = rows * (kp // p.weights_per_beat)
-        return dict(peak=cnt * p.weights_per_beat, beats=beats * ly.repeat, fill=p.latency * ly.repeat, adc=0,
-                    engine="ternary", mode=p.packing)
+        job = p.job_cycles(-(-outputs // cnt), ly.k)
+        return dict(peak=cnt * p.weights_per_beat, beats=(job - p.latency) * ly.repeat, fill=p.latency * ly.repeat,
+                    adc=0, engine="ternary", mode=p.packing)
     if prec == "int8":
         if design.int_mac is None:
             raise ValueError(f"layer {ly.name!r} needs INT MAC lanes (int8); the design has none")
+        p, lanes = design.int_mac.params, design.int_mac.lanes
         used.add("int_mac")
-        lanes = design.int_mac.lanes
-        beats = -(-outputs // lanes) * ly.k
-        return dict(peak=lanes, beats=beats * ly.repeat, fill=design.int_mac.params.stages * ly.repeat, adc=0,
+        job = p.job_cycles(lanes, outputs, ly.k)
+        return dict(peak=lanes, beats=(job - p.latency) * ly.repeat, fill=p.latency * ly.repeat, adc=0,
                     engine="int_mac", mode="int8")
     # analog crossbar: every MVM of a rows x cols tile is one read plus one conversion of its columns
     xb = design.crossbar
@@ -751,10 +746,13 @@ def _engine_cycles(design: Design, ly: Layer, used: set[str]) -> dict:
     mvms = -(-(tiles * ly.m) // xb.count)  # per crossbar, per run
     peak = xb.count * xb.rows * xb.cols
     beats = mvms * xb.read_cycles
-    adc = mvms * xb.conversion_cycles
     nl = 0
-    if xb.adc == "sar" and ly.nonlin:
-        nl = -(-ly.nonlin // xb.nl_units)  # digital sigmoid/tanh units, one activation per cycle each
+    if xb.adc == "ramp":
+        adc = xb.ramp_adc.job_cycles(mvms)
+    else:
+        adc = mvms * xb.conversion_cycles
+        if ly.nonlin:
+            nl = -(-ly.nonlin // xb.nl_units)  # digital sigmoid/tanh units, one activation per cycle each
     return dict(peak=peak, beats=beats * ly.repeat, fill=0, adc=(adc + nl) * ly.repeat, engine="crossbar",
                 mode=f"{xb.adc}{xb.adc_bits}")
 

@@ -111,6 +111,30 @@ class IntMacParams:
         """Clock edges from an accepted beat to the accumulator value that includes it."""
         return self.stages
 
+    def job_cycles(self, lanes: int, outputs: int, k: int) -> int:
+        """Cycles of ``outputs`` dot products of length ``k`` on ``lanes`` lanes of this design point, first beat
+        to last accumulator value, both counted.
+
+        The estimator's INT MAC cycle formula (``npegen.analysis.estimator``) and the one the testbench's
+        ``test_reset_and_ready`` measurement checks (``tests/test_estimator_rtl.py``).
+
+        Parameters
+        ----------
+        lanes : int
+            Lanes working in parallel, 1 to 2**40; each takes one beat (one product) per cycle.
+        outputs, k : int
+            Dot products (0 to 2**62) and their length in beats (0 to 2**62).
+
+        Returns
+        -------
+        int
+            ``ceil(outputs / lanes) * k + stages``: each lane's dot products back to back, the last value
+            :attr:`latency` cycles after the last beat.
+        """
+        lanes = check_int("lanes", lanes, 1, 1 << 40)
+        outputs = check_int("outputs", outputs, 0, 1 << 62)
+        return -(-outputs // lanes) * check_int("k", k, 0, 1 << 62) + self.stages
+
     @property
     def safe_beats(self) -> int:
         """Worst-case products the accumulator takes without overflow: ``floor(acc_max / (-min)**2)``."""

@@ -299,6 +299,27 @@ class RampADC:
     def cycles(self) -> int:
         return int(self._thresholds.size)
 
+    def job_cycles(self, conversions: int) -> int:
+        """Cycles of ``conversions`` back-to-back conversions (all columns in parallel), from the cycle the
+        first ``start`` is presented to the last ``valid``, both counted.
+
+        The estimator's ramp-ADC cycle formula (``npegen.analysis.estimator``) and the one the testbench's
+        ``test_all_inputs_back_to_back`` measurement checks (``tests/test_estimator_rtl.py``).
+
+        Parameters
+        ----------
+        conversions : int
+            Conversions, 1 to 2**62.
+
+        Returns
+        -------
+        int
+            ``conversions * cycles + 2``: :attr:`cycles` per conversion (one per ramp step, so a LUT-mode ramp
+            takes ``len(thresholds)``, not ``2**N - 1``), plus the edge that takes the first ``start`` and the
+            cycle of the last ``valid``.
+        """
+        return check_int("conversions", conversions, 1, 1 << 62) * self.cycles + 2
+
     @property
     def lut_table(self) -> np.ndarray | None:
         return None if self._lut is None else self._lut.copy()

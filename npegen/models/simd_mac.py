@@ -198,6 +198,37 @@ class SimdMacParams:
     def latency(self) -> int:
         return self.stages
 
+    def job_cycles(self, jobs: Sequence[tuple[str, int, int]]) -> int:
+        """Cycles of a stream of dot products on one engine, first beat to last result, both counted.
+
+        The estimator's SIMD cycle formula (``npegen.analysis.estimator``) and the one the testbench's
+        ``test_latency`` measurement checks (``tests/test_estimator_rtl.py``).
+
+        Parameters
+        ----------
+        jobs : sequence of (str, int, int)
+            ``(mode, outputs, k)``: ``outputs`` dot products of ``k`` beats each in mode ``mode`` (a name in
+            :attr:`modes`). A beat covers ``lanes(mode)`` outputs (one with ``dot``).
+
+        Returns
+        -------
+        int
+            ``sum(ceil(outputs / lanes) * k) + stages``: beats stream back to back with no bubble between
+            dot products or modes, and the last result comes :attr:`latency` cycles after the last beat.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A mode the engine does not have, or a negative or non-integer count.
+        """
+        beats = 0
+        for mode, outputs, k in jobs:
+            if mode not in self.modes:
+                raise ValueError(f"mode {mode!r} is not one of the engine's modes {self.modes}")
+            lanes = 1 if self.dot else self.lanes(self.modes.index(mode))
+            beats += -(-check_int("outputs", outputs, 0, 1 << 62) // lanes) * check_int("k", k, 0, 1 << 62)
+        return beats + self.stages
+
     @property
     def tag(self) -> str:
         short = {"fp4_e2m1": "fp4", "posit4_1": "p4", "posit8_0": "p8", "posit16_1": "p16"}

@@ -517,6 +517,29 @@ class TernaryParams:
             raise ValueError(f"K ({k}) must be a multiple of group_size ({self.group_size})")
         return k // self.weights_per_beat
 
+    def job_cycles(self, rows: int, k: int) -> int:
+        """Cycles of ``rows`` rows of ``k`` weights on one engine, first beat to last result, both counted.
+
+        The estimator's ternary cycle formula (``npegen.analysis.estimator``) and the one the testbench's
+        ``test_cycles_per_row`` measurement checks (``tests/test_estimator_rtl.py``).
+
+        Parameters
+        ----------
+        rows : int
+            Rows (outputs) streamed back to back, 0 to 2**62.
+        k : int
+            Weights per row, 1 to 2**30; padded with zero weights to whole groups of :attr:`group_size`.
+
+        Returns
+        -------
+        int
+            ``rows * cycles_per_row(ceil(k / group_size) * group_size) + latency``: one beat of 4*P weights
+            per cycle with no bubble between rows, the last result :attr:`latency` cycles after the last beat.
+        """
+        rows = check_int("rows", rows, 0, 1 << 62)
+        k = check_int("k", k, 1, 1 << 30)
+        return rows * self.cycles_per_row(-(-k // self.group_size) * self.group_size) + self.latency
+
     @property
     def out_width(self) -> int:
         """Signed width of an output word: :attr:`acc_width` without epilogue, else the row accumulator's,

@@ -14,8 +14,9 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from .blocks import REGISTRY, BlockSpec
 
 __all__ = ["main"]
 
@@ -89,228 +90,17 @@ def _one_line(msg: str) -> str:
 
 # ---- blocks -------------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Block:
-    """How the CLI reaches one block: its parameters, generator, testbench and Verilog name."""
-
-    name: str
-    top: Callable[[object], str]  # Verilog module name of a design point
-    help: str
-    add_params: Callable[[argparse.ArgumentParser], None]
-    params: Callable[[argparse.Namespace], object]  # validated design-point object (has .tag)
-    component: Callable[[object], object]
-    verify: Callable[..., object]
-
-
-def _int_mac_add(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("int-mac design point")
-    g.add_argument("--width", type=int, default=8, help="operand width in bits, 2..32 (default 8)")
-    g.add_argument("--acc-width", type=int, default=None,
-                   help="accumulator width, 2*width..64 (default 2*width+8)")
-    g.add_argument("--overflow", default="wrap", help="wrap | saturate (default wrap)")
-    g.add_argument("--stages", type=int, default=1, help="pipeline depth = latency in cycles, 1..8 (default 1)")
-
-
-def _int_mac_params(a: argparse.Namespace):
-    from .models.int_mac import IntMacParams
-
-    return IntMacParams(width=a.width, acc_width=a.acc_width, overflow=a.overflow, stages=a.stages)
-
-
-def _int_mac_component(params):
-    from .hw.int_mac import IntMac
-
-    return IntMac.from_params(params)
-
-
-def _int_mac_verify(params, **kw):
-    from .sim.tb_int_mac import verify_int_mac
-
-    return verify_int_mac(params, **kw)
-
-
-@dataclass(frozen=True)
-class FormatUnitParams:
-    """Design point of a format decoder or encoder (validated when the component is built)."""
-
-    unit: str
-    fmt: object
-    frac_in: int | None = None
-    scale_bits: int | None = None
-
-    @property
-    def tag(self) -> str:
-        extra = "" if self.unit == "decoder" else f"_f{self.frac_in}_s{self.scale_bits}"
-        return f"{self.fmt.name}{extra}"
-
-    latency = 0
-
-
-def _unit_add(unit: str):
-    def add(p: argparse.ArgumentParser) -> None:
-        g = p.add_argument_group(f"{unit} design point")
-        g.add_argument("--format", default="posit8_0", metavar="NAME",
-                       help="fp4_e2m1, posit4_1, posit8_0, posit16_1, ..., posit<n>_<es>, int<n> (default posit8_0)")
-        if unit == "encoder":
-            g.add_argument("--frac-in", type=int, default=None, help="fraction bits of the sig input")
-            g.add_argument("--scale-bits", type=int, default=None, help="width of the signed scale input")
-    return add
-
-
-def _unit_params(unit: str):
-    def params(a: argparse.Namespace):
-        from .models.formats import parse
-
-        fmt = parse(a.format)
-        if unit == "decoder":
-            return FormatUnitParams(unit, fmt)
-        from .hw.formats import Encoder
-
-        frac_in, scale_bits = Encoder.resolve(fmt, frac_in=a.frac_in, scale_bits=a.scale_bits)
-        return FormatUnitParams(unit, fmt, frac_in, scale_bits)
-    return params
-
-
-def _unit_component(p: FormatUnitParams):
-    from .hw.formats import Decoder, Encoder
-
-    return Decoder(p.fmt) if p.unit == "decoder" else Encoder(p.fmt, frac_in=p.frac_in, scale_bits=p.scale_bits)
-
-
-def _unit_verify(p: FormatUnitParams, *, n_random=None, **kw):
-    from .sim.tb_formats import verify_formats
-
-    return verify_formats(p.fmt, p.unit, frac_in=p.frac_in, scale_bits=p.scale_bits, **kw)
-
-
-def _simd_add(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("simd-mac design point")
-    g.add_argument("--modes", default="fp4_e2m1,posit4_1,posit8_0,posit16_1",
-                   help="comma-separated formats, one per mode (default fp4_e2m1,posit4_1,posit8_0,posit16_1)")
-    g.add_argument("--word-bits", type=int, default=16, help="operand word width (default 16)")
-    g.add_argument("--stages", type=int, default=2, help="pipeline depth = latency in cycles (default 2)")
-    g.add_argument("--acc-guard", type=int, default=8, help="accumulator guard bits, 2**N products (default 8)")
-    g.add_argument("--dot", action="store_true", help="sum the lanes of a beat into one accumulator")
-    g.add_argument("--out-format", default=None, metavar="POSIT",
-                   help="round results to this posit format (default: each mode's own format)")
-    g.add_argument("--baseline", action="store_true", help="separate per-format MACs (the area baseline)")
-
-
-def _simd_params(a: argparse.Namespace):
-    from .models.simd_mac import SimdMacParams
-
-    modes = tuple(m.strip() for m in a.modes.split(",") if m.strip()) if isinstance(a.modes, str) else a.modes
-    return SimdMacParams(modes=modes, word_bits=a.word_bits, stages=a.stages, acc_guard=a.acc_guard,
-                         dot=bool(a.dot), shared=not a.baseline, out_format=getattr(a, "out_format", None))
-
-
-def _simd_component(p):
-    from .hw.simd_mac import SimdMac
-
-    return SimdMac.from_params(p)
-
-
-def _simd_verify(p, **kw):
-    from .sim.tb_simd_mac import verify_simd_mac
-
-    return verify_simd_mac(p, **kw)
-
-
-def _ternary_add(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("ternary design point")
-    g.add_argument("--packing", default="sherry", help="sherry | i2s | tl2 (default sherry)")
-    g.add_argument("--lanes", type=int, default=8, help="blocks of 4 weights per beat, P (default 8)")
-    g.add_argument("--group-size", type=int, default=128, help="weights per group sum (default 128)")
-    g.add_argument("--epilogue", default="fp16",
-                   help="fp16 (exact FP16 scale/bias, one fixed-point result per row) | none (group sums)")
-    g.add_argument("--max-k", type=int, default=65536, help="longest row the row accumulator holds (default 65536)")
-
-
-def _ternary_params(a: argparse.Namespace):
-    from .models.ternary import TernaryParams
-
-    return TernaryParams(lanes=a.lanes, packing=a.packing, group_size=a.group_size,
-                         epilogue=getattr(a, "epilogue", "fp16"), max_k=getattr(a, "max_k", 65536))
-
-
-def _ternary_component(p):
-    from .hw.ternary import TernaryEngine
-
-    return TernaryEngine.from_params(p)
-
-
-def _ternary_verify(p, *, n_random=None, **kw):
-    from .sim.tb_ternary import verify_ternary
-
-    return verify_ternary(p, **kw)
-
-
-def _ramp_add(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("ramp-adc design point")
-    g.add_argument("--fn", default="sigmoid", help="sigmoid | tanh | hardsigmoid | gelu | silu (default sigmoid)")
-    g.add_argument("--bits", type=int, default=5, help="output code bits N, 1..10 (default 5)")
-    g.add_argument("--in-bits", type=int, default=10, help="signed input code width, 2..16 (default 10)")
-    g.add_argument("--in-lsb", type=float, default=1 / 64, help="value of one input code step (default 1/64)")
-    g.add_argument("--y-range", default=None, help="LO,HI output range (default: the function's natural range)")
-    g.add_argument("--cols", type=int, default=8, help="columns converted in parallel, 1..256 (default 8)")
-    g.add_argument("--ramp", default="rom", help="rom (threshold ROM) | accumulator (offset + step ROM)")
-    g.add_argument("--column", default="latch", help="latch (shared counter/LUT) | counter (per column)")
-    g.add_argument("--lut", default="auto", help="auto | yes | no: code lookup table (auto: only if non-monotone)")
-
-
-def _ramp_params(a: argparse.Namespace):
-    from .models.ramp_adc import RampAdcParams
-
-    yr = getattr(a, "y_range", None)
-    if yr is not None:
-        try:
-            lo, hi = (float(v) for v in str(yr).split(","))
-        except ValueError:
-            raise ValueError(f"--y-range must be LO,HI (two numbers), not {yr!r}") from None
-        yr = (lo, hi)
-    lut = {"auto": None, "yes": True, "no": False}.get(getattr(a, "lut", "auto"), "bad")
-    if lut == "bad":
-        raise ValueError(f"--lut must be auto, yes or no, not {a.lut!r}")
-    return RampAdcParams(fn=a.fn, n_bits=a.bits, in_bits=a.in_bits, in_lsb=a.in_lsb, y_range=yr, lut=lut,
-                         n_cols=a.cols, ramp=a.ramp, column=a.column)
-
-
-def _ramp_component(p):
-    from .hw.ramp_adc import RampAdc
-
-    return RampAdc.from_params(p)
-
-
-def _ramp_verify(p, *, n_random=None, **kw):
-    from .sim.tb_ramp_adc import verify_ramp_adc
-
-    return verify_ramp_adc(p, **kw)
-
-
-BLOCKS: dict[str, Block] = {
-    "int-mac": Block("int-mac", lambda p: "int_mac", "signed INT MAC lane (baseline)", _int_mac_add,
-                     _int_mac_params, _int_mac_component, _int_mac_verify),
-    "simd-mac": Block("simd-mac", lambda p: "simd_mac", "SIMD mixed-precision MAC engine (XR-NPE style)",
-                      _simd_add, _simd_params, _simd_component, _simd_verify),
-    "ternary": Block("ternary", lambda p: "ternary", "ternary GEMV engine (Sherry 1.25-bit, I2_S, TL2)",
-                     _ternary_add, _ternary_params, _ternary_component, _ternary_verify),
-    "ramp-adc": Block("ramp-adc", lambda p: "ramp_adc", "ramp-ADC nonlinearity (f(x) at the comparator flip)",
-                      _ramp_add, _ramp_params, _ramp_component, _ramp_verify),
-    "decoder": Block("decoder", lambda p: f"decoder_{p.fmt.name}", "number-format decoder (code -> fields)",
-                     _unit_add("decoder"), _unit_params("decoder"), _unit_component, _unit_verify),
-    "encoder": Block("encoder", lambda p: f"encoder_{p.fmt.name}", "number-format encoder (fields -> code, RNE)",
-                     _unit_add("encoder"), _unit_params("encoder"), _unit_component, _unit_verify),
-}
+#: The block registry (:data:`npegen.blocks.REGISTRY`, the live mapping): name -> :class:`~npegen.blocks.BlockSpec`.
+BLOCKS = REGISTRY
 
 
 # ---- commands -----------------------------------------------------------------------------------------
 
 
-def _design(args) -> tuple[Block, object]:
+def _design(args) -> tuple[BlockSpec, object]:
     block = BLOCKS[args.block]
     try:
-        params = block.params(args)
+        params = block.from_args(args)
     except (TypeError, ValueError) as exc:
         raise CliError(_message(exc)) from None
     return block, params
@@ -395,8 +185,7 @@ def cmd_lint(args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             block = BLOCKS[name]
-            ns = _defaults(block)
-            params = block.params(ns)
+            params = block.from_args(block.defaults())
             top = block.top(params)
             path = write_verilog(block.component(params), Path(tmp) / f"{top}.v", name=top)
             try:
@@ -406,12 +195,6 @@ def cmd_lint(args) -> int:
                 raise CliError(f"verilator lint failed on {name} {params.tag}", code=1) from None
             print(f"lint clean: {name} {params.tag}")
     return 0
-
-
-def _defaults(block: Block) -> argparse.Namespace:
-    p = argparse.ArgumentParser(add_help=False)
-    block.add_params(p)
-    return p.parse_args([])
 
 
 def cmd_formats(args) -> int:
@@ -480,11 +263,6 @@ DEMO_POINTS = [
                         lut="auto")) for fn, b in (("sigmoid", 5), ("tanh", 5), ("sigmoid", 8), ("gelu", 5))],
 ]
 
-#: Demo verification per block: the quick cocotb tests for the engine (its full sweeps run in `make test`).
-DEMO_VERIFY = {"simd-mac": {"testcase": "test_small_formats_all_pairs|test_dot_products_mixed|"
-                                        "test_overflow_saturates|test_latency"}}
-
-
 def _run_points(points, *, sim: str, seed, out: Path, label: str, verbose: bool = False) -> list[dict]:
     """Generate, verify (quick tests) and synthesise each ``(block, keyword parameters)``; one row each, one
     printed line per step (the simulator's own output goes to ``sim.log`` unless ``verbose``)."""
@@ -495,13 +273,14 @@ def _run_points(points, *, sim: str, seed, out: Path, label: str, verbose: bool 
     rows = []
     for i, (name, kw) in enumerate(points, 1):
         block = BLOCKS[name]
-        params = block.params(argparse.Namespace(**kw))
+        params = block.from_args(argparse.Namespace(**kw))
         head = f"[{label} {i}/{len(points)}] {name} {params.tag}"
         top = block.top(params)
         vpath = write_verilog(block.component(params), out / params.tag / f"{top}.v", name=top)
         print(f"{head}: Verilog {vpath}", flush=True)
         try:
-            res = block.verify(params, sim=sim, seed=seed, quiet=not verbose, **DEMO_VERIFY.get(name, {}))
+            quick = {"testcase": block.quick_tests} if block.quick_tests else {}  # its full tests run in make test
+            res = block.verify(params, sim=sim, seed=seed, quiet=not verbose, **quick)
         except SimulationError as exc:
             raise CliError(f"{head}: verification failed: {exc}", code=1) from None
         print(f"{head}: {res.tests - res.skipped} cocotb tests passed on {sim} in {res.seconds:.1f} s "
@@ -588,7 +367,7 @@ def cmd_report(args) -> int:
         raise CliError(_message(exc)) from None
     out = _out_dir(args.output)
     t0 = time.perf_counter()
-    points = [] if args.no_blocks else [(name, vars(_defaults(BLOCKS[name]))) for name in BLOCKS]
+    points = [] if args.no_blocks else [(name, vars(BLOCKS[name].defaults())) for name in BLOCKS]
     from .hw.synth import yosys_compiled
 
     first = "" if yosys_compiled() else "; the first synthesis on this machine compiles Yosys (about a minute)"
@@ -639,25 +418,23 @@ def _parser() -> _Parser:
     sub.required = True
 
     raw = argparse.RawDescriptionHelpFormatter
-    # one example design point per block, used in the examples of generate/verify/synth (tests parse them)
-    block_args = {"int-mac": "--width 8 --acc-width 24", "simd-mac": "--modes fp4_e2m1,posit8_0 --stages 3",
-                  "ternary": "--packing tl2 --lanes 6 --group-size 96",
-                  "ramp-adc": "--fn gelu --bits 5 --in-bits 8 --in-lsb 0.015625", "decoder": "--format posit16_1",
-                  "encoder": "--format posit12_3 --frac-in 20"}
+    # one example design point per block (its registry entry's example), in generate/verify/synth (tests parse them)
+    block_args = {b.name: b.example for b in BLOCKS.values()}
     cmd_args = {"generate": " -o out/", "verify": " --seed 7", "synth": ""}
 
     def with_blocks(cmd: str, help_: str, func, extra: Callable[[argparse.ArgumentParser], None]):
         c = sub.add_parser(cmd, help=help_, formatter_class=raw,
                            description=f"{help_}; the block and its design point follow the command",
-                           epilog="examples:\n" + "\n".join(f"  npegen {cmd} {b} {a}{cmd_args[cmd]}"
+                           epilog="examples:\n" + "\n".join(f"  npegen {cmd} {b} {a}".rstrip() + cmd_args[cmd]
                                                               for b, a in block_args.items()))
         bsub = c.add_subparsers(dest="block", metavar="BLOCK", parser_class=_Parser)
         bsub.required = True
         for b in BLOCKS.values():
             bp = bsub.add_parser(b.name, help=b.help, description=f"{help_}: {b.help}", formatter_class=raw,
                                  epilog=f"examples:\n  npegen {cmd} {b.name}{cmd_args[cmd]}    # the default design "
-                                        f"point\n  npegen {cmd} {b.name} {block_args[b.name]}{cmd_args[cmd]}")
-            b.add_params(bp)
+                                        f"point" + (f"\n  npegen {cmd} {b.name} {b.example}{cmd_args[cmd]}"
+                                                    if b.example else ""))
+            b.add_options(bp)
             extra(bp)
             bp.set_defaults(func=func)
 
@@ -784,12 +561,6 @@ def _wrap_descriptions(parser: argparse.ArgumentParser, width: int = 100) -> Non
                 _wrap_descriptions(sp, width)
 
 
-def sweep_verifier(block: str, params) -> int:
-    """Run a sweep point's quick cocotb tests (module-level, so worker processes can unpickle it)."""
-    res = BLOCKS[block].verify(params, quiet=True, **DEMO_VERIFY.get(block, {}))
-    return res.tests - res.skipped
-
-
 def cmd_sweep(args) -> int:
     import warnings
 
@@ -836,8 +607,7 @@ def cmd_sweep(args) -> int:
         warnings.simplefilter("always", SweepWarning)
         warnings.showwarning = lambda message, *a, **k: print(f"npegen: warning: {message}", file=sys.stderr)
         try:
-            df = run_sweep(space, out, executor=executor, workers=args.workers, verifier=sweep_verifier,
-                           retry_errors=args.retry_errors)
+            df = run_sweep(space, out, executor=executor, workers=args.workers, retry_errors=args.retry_errors)
         except (TypeError, ValueError) as exc:
             raise CliError(str(exc)) from None
         finally:

@@ -158,9 +158,7 @@ def test_cli_sweep_resumes_and_reports_errors(tmp_path):
 
 
 def test_verify_runs_the_testbench_per_point(tmp_path, sim):
-    from npegen.cli import sweep_verifier
-
-    sp = Space(name="v", block="ramp-adc", verify=True,
+    sp = Space(name="v", block="ramp-adc", verify=True,  # verified through the block registry, no CLI
                params={"fn": ["sigmoid", "tanh"], "n_bits": 3, "in_bits": 6, "in_lsb": 0.125, "n_cols": 4})
-    df = run_sweep(sp, tmp_path, workers=2, verifier=sweep_verifier, progress=False)
+    df = run_sweep(sp, tmp_path, workers=2, progress=False)
     assert list(df["status"]) == ["ok", "ok"] and list(df["verified_tests"]) == [2, 2]

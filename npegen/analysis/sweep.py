@@ -49,7 +49,6 @@ import ast
 import csv
 import fcntl
 import hashlib
-import importlib
 import itertools
 import json
 import math
@@ -63,18 +62,17 @@ import traceback
 import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Space", "Constraint", "SweepStoreError", "SweepWarning", "BLOCKS", "SAMPLERS", "ESTIMATOR_KEYS",
-           "METRICS", "NUMERIC_METRICS", "MAX_POINTS", "CONSTRAINT_LIMITS", "block_parameters", "evaluate_point",
-           "run_sweep", "load_results", "pareto_mask", "pareto_plot"]
+__all__ = ["Space", "Constraint", "SweepStoreError", "SweepWarning", "SAMPLERS", "ESTIMATOR_KEYS", "METRICS",
+           "NUMERIC_METRICS", "MAX_POINTS", "CONSTRAINT_LIMITS", "block_parameters", "evaluate_point", "run_sweep",
+           "load_results", "pareto_mask", "pareto_plot",
+           "BLOCKS"]  # noqa: F822 - from the module __getattr__ (read from the block registry when asked)
 
-#: Blocks a sweep can generate, synthesise and estimate.
-BLOCKS = ("simd-mac", "ternary", "ramp-adc", "int-mac")
 SAMPLERS = ("grid", "random", "lhs")
 #: Estimator parameters a point may set (the rest are generator parameters of the block).
 ESTIMATOR_KEYS = ("workload", "count", "dram_gbps", "clock_mhz", "sram_kib", "precision", "node_nm")
@@ -93,17 +91,37 @@ CONSTRAINT_LIMITS = {"chars": 1000, "nodes": 256, "depth": 32, "constraints": 64
                      "exponent": 64}
 #: Budget of constraint evaluation: syntax nodes x points, per allowed point (at most about 5 s at the default cap).
 _CONSTRAINT_WORK_PER_POINT = 100
-_DEFAULT_WORKLOAD = {"simd-mac": "xr.cls_resnet18_cifar", "ternary": "llm.llama32_1b.decode",
-                     "ramp-adc": "rnn.kws_lstm_s", "int-mac": "xr.cls_resnet18_cifar"}
-#: Parameter dataclass of each block: (module under npegen.models, class name).
-_PARAMS_CLASS = {"simd-mac": ("simd_mac", "SimdMacParams"), "ternary": ("ternary", "TernaryParams"),
-                 "ramp-adc": ("ramp_adc", "RampAdcParams"), "int-mac": ("int_mac", "IntMacParams")}
 _COLUMNS = ["key", "status", "error", "seconds", "worker", "params", "metrics"]
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _SPACE_KEYS = ("name", "block", "params", "sampler", "samples", "seed", "constraints", "verify")
 #: Largest sweep file read (bytes).
 _MAX_FILE_BYTES = 1 << 20
 _RANGE_KEYS = {"low", "high", "int", "log"}
+
+
+def __getattr__(name: str):
+    if name == "BLOCKS":  # the blocks a sweep accepts, read from the registry when asked (it may grow)
+        return _sweep_blocks()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _blocks():
+    """:mod:`npegen.blocks`, imported here (it sits above ``npegen.sim``; analysis imports it lazily)."""
+    from .. import blocks
+
+    return blocks
+
+
+def _sweep_blocks() -> tuple[str, ...]:
+    """The blocks a sweep can generate, synthesise and estimate (``BLOCKS``): those registered with ``sweep``."""
+    return _blocks().sweep_names()
+
+
+def _spec(block: str):
+    """The registry entry of a sweepable ``block``; a ``ValueError`` naming the allowed blocks otherwise."""
+    if not isinstance(block, str) or block not in _sweep_blocks():
+        raise ValueError(f"sweep block must be one of {_sweep_blocks()}, not {_short(block, 60)}")
+    return _blocks().get(block)
 
 
 class SweepWarning(UserWarning):
@@ -396,14 +414,11 @@ class Constraint:
 def block_parameters(block: str) -> tuple[str, ...]:
     """The parameter names a sweep of ``block`` may set: the fields of its parameter dataclass (e.g.
     :class:`npegen.models.int_mac.IntMacParams`) and :data:`ESTIMATOR_KEYS`."""
-    if block not in _PARAMS_CLASS:
-        raise ValueError(f"sweep block must be one of {BLOCKS}, not {block!r}")
-    return tuple(f.name for f in fields(_params_class(block)) if f.init) + ESTIMATOR_KEYS
+    return _spec(block).parameters + ESTIMATOR_KEYS
 
 
 def _params_class(block: str):
-    mod, cls = _PARAMS_CLASS[block]
-    return getattr(importlib.import_module(f"..models.{mod}", __package__), cls)
+    return _spec(block).params_class
 
 
 def _is_range(v) -> bool:
@@ -463,7 +478,9 @@ class Space:
     name : str
         A plain name (letters, digits, ``_ - .``, at most 64 characters, not starting with ``.`` or ``-``): the
         CLI's default store is ``build/sweeps/<name>``.
-    block : {"simd-mac", "ternary", "ramp-adc", "int-mac"}
+    block : str
+        A block of the registry (:func:`npegen.blocks.sweep_names`: ``int-mac``, ``simd-mac``, ``ternary``,
+        ``ramp-adc`` and any registered since).
     params : mapping
         Generator parameters of the block (the fields of its parameter dataclass, e.g. ``stages``, ``lanes``,
         ``packing``, ``n_bits``) and estimator parameters (:data:`ESTIMATOR_KEYS`: ``workload``, ``count``,
@@ -476,8 +493,8 @@ class Space:
     constraints : str or sequence of str
         Expressions in the constraint language of this module (never executed as Python).
     verify : bool
-        Also run the block's quick cocotb tests for each point (needs a ``verifier``, see
-        :func:`run_sweep`).
+        Also run the block's quick cocotb tests for each point (its registry entry's verify function and
+        quick tests, unless :func:`run_sweep` is given another ``verifier``).
     max_points : int
         Cap on the points (grid size or samples), :data:`MAX_POINTS` by default. Not part of a sweep file: the
         CLI's ``--max-points`` sets it.
@@ -508,8 +525,7 @@ class Space:
         if not _NAME_RE.fullmatch(self.name):
             raise ValueError(f"sweep name must be a plain name (letters, digits, '_', '-', '.', at most 64 "
                              f"characters, not starting with '.' or '-'), not {_short(self.name, 80)}")
-        if not isinstance(self.block, str) or self.block not in BLOCKS:
-            raise ValueError(f"sweep block must be one of {BLOCKS}, not {_short(self.block, 60)}")
+        _spec(self.block)  # a ValueError naming the sweepable blocks
         if not isinstance(self.sampler, str) or self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, not {_short(self.sampler, 60)}")
         hi = mp if self.sampler != "grid" else max(mp, MAX_POINTS)  # (the grid ignores samples)
@@ -709,39 +725,16 @@ def point_key(block: str, point: Mapping) -> str:
 
 
 def _block_design(block: str, gen: dict, est: dict):
-    """(component, top, params, Design, engine kind) of one point."""
-    from dataclasses import replace
+    """(component, top, params, Design or None, engine kind) of one point, from the block's registry entry."""
+    spec = _spec(block)
+    p = spec.new_params(gen)
+    design = spec.design(p, est.get("count")) if spec.design is not None else None
+    return spec.component(p), spec.top(p), p, design, spec.engine
 
-    from .estimator import CrossbarArray, IntMacArray, SimdArray, TernaryArray, default_design
 
-    d = default_design()
-    count = est.get("count")
-    if block == "simd-mac":
-        from ..hw.simd_mac import SimdMac
-
-        if "modes" in gen and isinstance(gen["modes"], str):
-            gen["modes"] = tuple(m.strip() for m in gen["modes"].split(","))
-        p = _params_class(block)(**gen)
-        d = replace(d, simd=SimdArray(count=d.simd.count if count is None else count, params=p))
-        return SimdMac.from_params(p), "simd_mac", p, d, "simd"
-    if block == "ternary":
-        from ..hw.ternary import TernaryEngine
-
-        p = _params_class(block)(**gen)
-        d = replace(d, ternary=TernaryArray(count=d.ternary.count if count is None else count, params=p))
-        return TernaryEngine.from_params(p), "ternary", p, d, "ternary"
-    if block == "ramp-adc":
-        from ..hw.ramp_adc import RampAdc
-
-        p = _params_class(block)(**gen)
-        xb = CrossbarArray(count=4 if count is None else count, adc_bits=p.n_bits, adc="ramp", cols_per_ramp=p.n_cols)
-        d = replace(d, crossbar=xb)
-        return RampAdc.from_params(p), "ramp_adc", p, d, "ramp_adc"
-    from ..hw.int_mac import IntMac
-
-    p = _params_class(block)(**gen)
-    d = replace(d, int_mac=IntMacArray(lanes=64 if count is None else count, params=p))
-    return IntMac.from_params(p), "int_mac", p, d, "int_mac"
+def _quick_verify(block: str, params) -> int:
+    """The default verifier: the block's quick cocotb tests (module-level, so worker processes unpickle it)."""
+    return _blocks().quick_verify(block, params)
 
 
 def evaluate_point(block: str, point: Mapping, verifier: Callable | None = None) -> dict:
@@ -761,6 +754,8 @@ def evaluate_point(block: str, point: Mapping, verifier: Callable | None = None)
     if verifier is not None:
         res = verifier(block, params)
         m["verified_tests"] = res
+    if design is None:  # the estimator does not know this block (yet): synthesis (and verification) only
+        return m
     tech = replace(design.tech, **{k: float(est[k]) for k in ("clock_mhz", "node_nm") if k in est}) \
         if {"clock_mhz", "node_nm"} & set(est) else design.tech
     mem = design.memory
@@ -771,7 +766,7 @@ def evaluate_point(block: str, point: Mapping, verifier: Callable | None = None)
     areas = {kind: rep.transistors}
     design = replace(design, tech=Tech(tech.node_nm, tech.vdd, tech.clock_mhz), memory=mem,
                      areas=tuple(areas.items()))
-    wl = get_workload(est.get("workload", _DEFAULT_WORKLOAD[block]))
+    wl = get_workload(est.get("workload", _spec(block).workload))
     if "precision" in est:  # the SIMD-engine layers only (ternary and analog layers stay where they are)
         from .estimator import SIMD_PRECISIONS
 
@@ -1058,7 +1053,8 @@ def run_sweep(space: Space, out, *, executor: Executor | None = None, workers: i
         1..1024.
     verifier : callable, optional
         ``verifier(block, params) -> tests passed``, a picklable module-level function, called when
-        ``space.verify`` is set (the CLI passes the cocotb testbenches).
+        ``space.verify`` is set; default: the block's quick cocotb tests from its registry entry
+        (:func:`npegen.blocks.quick_verify`).
     progress : bool
         Show a progress bar (tqdm) on stderr; it counts the engine syntheses and the points.
     retry_errors : bool
@@ -1104,8 +1100,7 @@ def run_sweep(space: Space, out, *, executor: Executor | None = None, workers: i
         engines = {json.dumps({k: v for k, v in p.items() if k not in ESTIMATOR_KEYS}, sort_keys=True,
                               default=str) for p in todo}
         presynth = len(engines) < len(todo)  # several points per engine: synthesise each engine once, first
-        if verifier is not None and not space.verify:
-            verifier = None
+        verifier = (verifier or _quick_verify) if space.verify else None
         _run_points(space, todo, len(pts), sorted(engines) if presynth else [], store, executor, workers, verifier,
                     progress)
         df = load_results(store)

@@ -262,9 +262,7 @@ def verify_ramp_adc(params: RampAdcParams | None = None, *, adc: RampADC | None 
 
     sim = resolve_sim(sim)
     params = RampAdcParams() if params is None else params
-    # cocotb builds a pytest Config for its assertion rewriting; without this, pytest also imports every installed
-    # plugin (nbmake pulls in Jupyter): about 2.5 s per simulator start.
-    env = dict(params.to_env(), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    env = dict(params.to_env())  # (run_cocotb turns off pytest's plugin autoload inside the simulator)
     tag = params.tag
     if adc is None:
         adc = params.adc

@@ -197,6 +197,17 @@ def cmd_lint(args) -> int:
     return 0
 
 
+def _specials(f) -> str:
+    """The special values of a format, by its type: posit NaR; minifloat -0, Inf, NaN; INT none."""
+    from .models import formats as F
+
+    if isinstance(f, F.Posit):
+        return "NaR"
+    if isinstance(f, F.Minifloat):
+        return ", ".join(["-0"] + (["Inf"] if f.has_inf else []) + (["NaN"] if f.has_nar else []))
+    return "-"
+
+
 def cmd_formats(args) -> int:
     import numpy as np
     import pandas as pd
@@ -214,7 +225,7 @@ def cmd_formats(args) -> int:
                 "frac bits": f.frac_bits, "scale range": f"{f.scale_min}..{f.scale_max}",
                 "exact product bits": f.exact_product_bits,
                 "acc bits (K=32)": f.exact_acc_bits(32),
-                "specials": "NaR" if f.has_nar else ("-0" if name.startswith("fp") else "-"),
+                "specials": _specials(f),
             })
         print(pd.DataFrame(rows).to_string(index=False))
         print("\nany posit<n>_<es> (2<=n<=32, 0<=es<=4) or int<n> (2<=n<=24) works too; "
@@ -234,9 +245,13 @@ def cmd_formats(args) -> int:
     w = (f.nbits + 3) // 4
     print(f"{'code':>{w + 2}}  {'bits':>{f.nbits}}  {'value':>24}  sign  scale  sig")
     lines = []
+    nar_name = "NaR" if isinstance(f, F.Posit) else "NaN"
+    inf = getattr(d, "inf", None)
     for c in codes.tolist():
         if d.nar[c]:
-            v = "NaR"
+            v = nar_name
+        elif inf is not None and inf[c]:
+            v = "-inf" if d.sign[c] else "inf"
         elif d.zero[c]:
             v = "-0" if d.sign[c] else "0"
         else:

@@ -33,8 +33,13 @@ from npegen.models.formats import FP4E2M1, Int, Posit
 # ---- registry, validation --------------------------------------------------------------------------------
 
 
+#: The formats registered before the minifloat family (their oracles are here; the minifloats' are in
+#: test_minifloat.py). New names are appended after these, so their indices stay stable.
+CLASSIC = ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "posit8_2", "posit16_2", "int8", "int4"]
+
+
 def test_named_formats():
-    assert F.names() == ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "posit8_2", "posit16_2", "int8", "int4"]
+    assert F.names() == [*CLASSIC, "fp8_e4m3", "fp8_e5m2", "bf16", "fp16"]
     assert F.get("posit16_1") == Posit(16, 1) and F.get("fp4_e2m1") == FP4E2M1() and F.get("int8") == Int(8)
     with pytest.raises(ValueError, match="unknown format 'posit7'; choose from fp4_e2m1, posit4_1"):
         F.get("posit7")
@@ -488,7 +493,7 @@ def oracle_values(f) -> list:
     return [Fraction(c - (c >> (f.nbits - 1) << f.nbits)) for c in range(f.n_codes)]
 
 
-@pytest.mark.parametrize("name", F.names())
+@pytest.mark.parametrize("name", CLASSIC)
 def test_decompose_fields_give_the_oracle_value_of_every_code(name):
     """``decompose`` of every code: ``(-1)**sign * sig * 2**(scale - frac_bits)`` is the oracle's exact value, the
     hidden bit sits at ``frac_bits``, scales stay in range; zero / NaR flags (with sign, scale and sig 0, except
@@ -537,7 +542,7 @@ def test_posit16_encode_fields_vs_rational_oracle():
     assert not bad, f"{len(bad)} of {len(rows)} differ; first (code, low bits, sticky, npegen, oracle) = {bad[0]}"
 
 
-@pytest.mark.parametrize("name", F.names())
+@pytest.mark.parametrize("name", CLASSIC)
 def test_encode_decode_round_trips_every_code(name):
     f = F.get(name)
     codes = np.arange(f.n_codes)

@@ -1,7 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """Format decoders (exhaustive, plus the reserved codes against their documented fields) and encoders (structured
 vectors, plus the special inputs against their documented codes) as emitted Verilog on a real simulator, for the
-default design point of every default format and of the INT baseline."""
+default design point of every default format and of the INT baseline, and of the minifloat family (FP8 E4M3 /
+E5M2, BF16)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ FORMATS = ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "int8"]
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_format_unit_cocotb(fmt, unit, sim, seed):
     """The unit's cocotb test runs and passes (the other unit's test is skipped)."""
+    res = verify_formats(fmt, unit, sim=sim, seed=seed)
+    assert (res.failed, res.tests, res.skipped) == (0, 2, 1)
+
+
+@pytest.mark.parametrize(("fmt", "unit"), [("fp8_e4m3", "decoder"), ("fp8_e5m2", "decoder"), ("bf16", "decoder"),
+                                         ("fp8_e4m3", "encoder"), ("fp8_e5m2", "encoder")])
+def test_minifloat_unit_cocotb(fmt, unit, sim, seed):
+    """The minifloat family: every code of OCP FP8 E4M3 / E5M2 and BF16 decoded (with the ``inf`` output) and the
+    FP8 encoders' structured vectors, against the model and the documented special codes."""
     res = verify_formats(fmt, unit, sim=sim, seed=seed)
     assert (res.failed, res.tests, res.skipped) == (0, 2, 1)
 

@@ -15,16 +15,24 @@ from amaranth.sim import Simulator
 from npegen.hw.formats import Decoder, Encoder
 from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models import formats as F
-from npegen.models.formats import Int, Posit
-from npegen.sim.tb_formats import decoder_spec_table, encoder_spec_table, encoder_stimulus
+from npegen.models.formats import Int, Minifloat, Posit
+from npegen.sim.tb_formats import decoder_inf_codes, decoder_spec_table, encoder_spec_table, encoder_stimulus
 
 #: The formats of the SIMD MAC engine and the INT baseline: the default points.
 DEFAULT = [F.get("fp4_e2m1"), F.get("posit4_1"), F.get("posit8_0"), F.get("posit16_1"), F.get("int8")]
 SMALL = [F.get("fp4_e2m1"), F.get("posit4_1"), F.get("posit8_0"), F.get("posit8_2"), F.get("int8"), F.get("int4"),
          Posit(2, 0), Posit(3, 0), Posit(5, 3), Posit(6, 4), Posit(7, 1), Int(2)]
+#: The minifloat family: the named FP8 formats and parameter corners (no subnormals, saturation, odd bias,
+#: E1 without Inf/NaN, E2 IEEE-like), all built from the type's parameters. BF16 / FP16 decode exhaustively in
+#: cocotb (65,536 codes); here their special codes and structured encodes.
+MINI = [F.get("fp8_e4m3"), F.get("fp8_e5m2"), Minifloat(3, 2, subnormals=False), Minifloat(4, 3, saturate=True),
+        Minifloat(3, 3, bias=5, inf_nan="fn", saturate=True), Minifloat(1, 2, inf_nan="none", saturate=True),
+        Minifloat(2, 1), Minifloat(4, 2, inf_nan="fn", subnormals=False)]
+WIDE_MINI = [F.get("bf16"), F.get("fp16")]
 
 
-def rtl_decode(fmt, codes):
+def rtl_decode(fmt, codes, *, inf=False):
+    """``(sign, zero, nar, scale, sig)`` of each code from the RTL decoder (plus ``inf`` as a sixth column)."""
     dut = Decoder(fmt)
     out = []
 
@@ -32,7 +40,8 @@ def rtl_decode(fmt, codes):
         for c in codes:
             ctx.set(dut.code, int(c))
             await ctx.delay(1e-9)
-            out.append([ctx.get(dut.sign), ctx.get(dut.zero), ctx.get(dut.nar), ctx.get(dut.scale), ctx.get(dut.sig)])
+            row = [ctx.get(dut.sign), ctx.get(dut.zero), ctx.get(dut.nar), ctx.get(dut.scale), ctx.get(dut.sig)]
+            out.append(row + [ctx.get(dut.inf)] if inf else row)
 
     sim = Simulator(dut)
     sim.add_testbench(bench)
@@ -58,7 +67,7 @@ def rtl_encode(enc, stim):
     return np.array(out, dtype=np.int64)
 
 
-@pytest.mark.parametrize("fmt", SMALL, ids=lambda f: f.name)
+@pytest.mark.parametrize("fmt", SMALL + MINI, ids=lambda f: f.name)
 def test_rtl_decoder_all_codes(fmt):
     """Every code decodes to the model's fields (exhaustive; Posit(16,1)'s 65,536 codes run in cocotb)."""
     codes = np.arange(fmt.n_codes)
@@ -67,7 +76,7 @@ def test_rtl_decoder_all_codes(fmt):
     np.testing.assert_array_equal(rtl_decode(fmt, codes), ref)
 
 
-@pytest.mark.parametrize("fmt", DEFAULT + SMALL, ids=lambda f: f.name)
+@pytest.mark.parametrize("fmt", DEFAULT + SMALL + MINI + WIDE_MINI, ids=lambda f: f.name)
 def test_rtl_decoder_reserved_and_special_codes(fmt):
     """Posit zero and NaR, FP4 -0, the INT most negative code and the extremes decode to their documented fields
     (table written from the format definitions, not from the model)."""
@@ -75,6 +84,24 @@ def test_rtl_decoder_reserved_and_special_codes(fmt):
     got = rtl_decode(fmt, [code for code, _, _ in table])
     for (code, fields, what), row in zip(table, got.tolist(), strict=True):
         assert tuple(row) == fields, f"{fmt.name} code {code:#x} ({what}): rtl {tuple(row)}, documented {fields}"
+
+
+@pytest.mark.parametrize("fmt", [f for f in MINI + WIDE_MINI if f.has_inf], ids=lambda f: f.name)
+def test_rtl_decoder_inf_flag(fmt):
+    """The ``inf`` output: every code of the 8-bit formats against the model, and the special codes of all against
+    their documented flag (BF16 / FP16 exhaustively in cocotb)."""
+    codes = np.arange(fmt.n_codes) if fmt.nbits <= 8 else np.array(list(decoder_inf_codes(fmt)))
+    got = rtl_decode(fmt, codes, inf=True)[:, 5]
+    np.testing.assert_array_equal(got, fmt.decompose(codes).inf.astype(np.int64))
+    for code, flag in decoder_inf_codes(fmt).items():
+        assert got[np.flatnonzero(codes == code)[0]] == flag, (fmt.name, hex(code))
+
+
+def test_minifloat_decoder_has_no_inf_port_without_inf():
+    """Formats without infinities keep the five decoder outputs (FP4 and E4M3 are unchanged)."""
+    assert "inf" not in Decoder(F.get("fp8_e4m3")).signature.members
+    assert "inf" not in Decoder(F.get("fp4_e2m1")).signature.members
+    assert "inf" in Decoder(F.get("bf16")).signature.members
 
 
 def _check_encoder(enc, stim, fmt):
@@ -89,7 +116,7 @@ def _check_encoder(enc, stim, fmt):
                              f"{ref[i]:#x} ({fmt.name}, frac_in={enc.frac_in}, scale_bits={enc.scale_bits})")
 
 
-@pytest.mark.parametrize("fmt", DEFAULT, ids=lambda f: f.name)
+@pytest.mark.parametrize("fmt", DEFAULT + MINI[:2] + WIDE_MINI, ids=lambda f: f.name)
 def test_rtl_encoder_default_point(fmt, seed):
     """``Encoder(fmt)`` with its default ``frac_in`` / ``scale_bits``: the structured vectors (every value and
     rounding boundary, +-1 in the last bit, sticky, out-of-range scales, flags) against the model; Posit(16,1)
@@ -99,7 +126,7 @@ def test_rtl_encoder_default_point(fmt, seed):
     _check_encoder(enc, stim, fmt)
 
 
-@pytest.mark.parametrize("fmt", SMALL, ids=lambda f: f.name)
+@pytest.mark.parametrize("fmt", SMALL + MINI + WIDE_MINI, ids=lambda f: f.name)
 def test_rtl_encoder_structured(fmt, seed):
     """Wider input (``frac_in = frac_bits + 3``) on more formats: the structured vectors against the model."""
     enc = Encoder(fmt, frac_in=fmt.frac_bits + 3)
@@ -108,7 +135,7 @@ def test_rtl_encoder_structured(fmt, seed):
 
 
 @pytest.mark.parametrize("frac", [0, 2], ids=lambda k: f"frac_in+{k}")
-@pytest.mark.parametrize("fmt", DEFAULT + SMALL, ids=lambda f: f.name)
+@pytest.mark.parametrize("fmt", DEFAULT + SMALL + MINI + WIDE_MINI, ids=lambda f: f.name)
 def test_rtl_encoder_special_inputs(fmt, frac):
     """NaR over zero, signed zeros, saturation at both ends of the scale input, posits never to zero (FP4 / INT
     do, keeping FP4's sign), ties decided by sticky, ``nar`` ignored without NaR: the documented codes."""
@@ -135,7 +162,7 @@ def test_stimulus_covers_every_value_and_boundary():
 @pytest.mark.parametrize(
     ("make", "exc", "match"),
     [
-        (lambda: Decoder("posit8_0"), TypeError, "fmt must be a npegen Posit, FP4E2M1 or Int format, not 'posit8_0'"),
+        (lambda: Decoder("posit8_0"), TypeError, "fmt must be a npegen Posit, Minifloat or Int format, not 'posit8_0'"),
         (lambda: Encoder(F.get("posit8_0"), frac_in=4), ValueError,
          r"frac_in must be an integer in \[5, 48\] for posit8_0, not 4"),
         (lambda: Encoder(F.get("posit8_0"), frac_in=49), ValueError, r"frac_in must be .* not 49"),
@@ -151,7 +178,8 @@ def test_unit_validation(make, exc, match):
         make()
 
 
-@pytest.mark.parametrize("name", ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "int8", "posit16_2"])
+@pytest.mark.parametrize("name", ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "int8", "posit16_2", "fp8_e4m3",
+                                  "fp8_e5m2", "bf16"])
 def test_units_are_verilator_lint_clean(name, tmp_path):
     f = F.get(name)
     for unit in (Decoder(f), Encoder(f), Encoder(f, frac_in=f.frac_bits + 8, scale_bits=f.scale_bits + 4)):

@@ -1,5 +1,9 @@
 """Decode and encode units for the number formats, parameterised by a :class:`npegen.models.formats.Format`.
 
+The units dispatch on the format's type (:class:`~npegen.models.formats.Posit`,
+:class:`~npegen.models.formats.Minifloat` - FP4 E2M1, FP8 E4M3/E5M2, BF16, FP16 - or
+:class:`~npegen.models.formats.Int`) and build from its parameters, never from its name.
+
 :class:`Decoder` turns a code into the exact fields of
 :meth:`Format.decompose` (sign, zero/NaR flags, scale, significand with the hidden
 bit); :class:`Encoder` rounds fields back to a code exactly as
@@ -18,14 +22,14 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ..models._checks import check_int
-from ..models.formats import FP4E2M1, Format, Int, Posit
+from ..models.formats import Format, Int, Minifloat, Posit
 
 __all__ = ["Decoder", "Encoder", "priority_msb"]
 
 
 def _check_format(fmt) -> Format:
-    if not isinstance(fmt, (Posit, FP4E2M1, Int)):
-        raise TypeError(f"fmt must be a npegen Posit, FP4E2M1 or Int format, not {fmt!r}")
+    if not isinstance(fmt, (Posit, Minifloat, Int)):
+        raise TypeError(f"fmt must be a npegen Posit, Minifloat or Int format, not {fmt!r}")
     return fmt
 
 
@@ -74,14 +78,17 @@ class Decoder(wiring.Component):
 
     Parameters
     ----------
-    fmt : Posit, FP4E2M1 or Int
+    fmt : Posit, Minifloat or Int
         The format (from :mod:`npegen.models.formats`).
 
     Attributes
     ----------
     code : In(fmt.nbits)
     sign, zero, nar : Out(1)
-        ``nar`` is always 0 for formats without NaR. ``sign`` is 0 for NaR; FP4 -0 has ``sign`` 1.
+        ``nar`` (posit NaR or a minifloat NaN) is always 0 for formats without one. ``sign`` is 0 for NaR /
+        NaN; a minifloat -0 has ``sign`` 1.
+    inf : Out(1)
+        Only for formats with infinities (``fmt.has_inf``): +-Inf, with its ``sign``, scale and sig 0.
     scale : Out(signed(fmt.scale_bits))
         Power of two of the leading bit; 0 for zero/NaR.
     sig : Out(fmt.sig_bits)
@@ -94,14 +101,17 @@ class Decoder(wiring.Component):
 
     def __init__(self, fmt: Format):
         self._fmt = _check_format(fmt)
-        super().__init__({
+        ports = {
             "code": In(fmt.nbits),
             "sign": Out(1),
             "zero": Out(1),
             "nar": Out(1),
             "scale": Out(signed(fmt.scale_bits)),
             "sig": Out(fmt.sig_bits),
-        })
+        }
+        if fmt.has_inf:
+            ports["inf"] = Out(1)
+        super().__init__(ports)
 
     @property
     def fmt(self) -> Format:
@@ -115,13 +125,16 @@ class Decoder(wiring.Component):
         d_sig = Signal(f.sig_bits)
         d_zero = Signal()
         d_nar = Signal()
+        d_inf = Signal()
         if isinstance(f, Posit):
             self._posit(m, f, d_sign, d_scale, d_sig, d_zero, d_nar)
-        elif isinstance(f, FP4E2M1):
-            self._fp4(m, d_sign, d_scale, d_sig, d_zero)
+        elif isinstance(f, Minifloat):
+            self._minifloat(m, f, d_sign, d_scale, d_sig, d_zero, d_nar, d_inf)
         else:
             self._int(m, f, d_sign, d_scale, d_sig, d_zero)
-        special = d_zero | d_nar
+        if f.has_inf:
+            m.d.comb += self.inf.eq(d_inf)
+        special = d_zero | d_nar | d_inf
         m.d.comb += [
             self.sign.eq(d_sign & ~d_nar),
             self.zero.eq(d_zero),
@@ -164,15 +177,37 @@ class Decoder(wiring.Component):
         frac = d_rem[2: 2 + fb] if fb else Const(0, 0)
         m.d.comb += d_sig.eq(Cat(frac, Const(1, 1)))
 
-    def _fp4(self, m, d_sign, d_scale, d_sig, d_zero):
+    def _minifloat(self, m, f: Minifloat, d_sign, d_scale, d_sig, d_zero, d_nar, d_inf):
+        e, mb, n = f.exp_bits, f.man_bits, f.nbits
         code = self.code
-        d_e = Signal(2)
+        d_e = Signal(e)
+        d_m = Signal(mb)
+        d_sub = Signal()
+        d_eall = Signal()
         m.d.comb += [
-            d_sign.eq(code[3]),
-            d_e.eq(code[1:3]),
-            d_zero.eq(~code[:3].any()),
-            d_scale.eq(Mux(d_e.any(), d_e - 1, -1)),
-            d_sig.eq(Mux(d_e.any(), Cat(code[0], Const(1, 1)), 0b10)),
+            d_sign.eq(code[n - 1]),
+            d_e.eq(code[mb: mb + e]),
+            d_m.eq(code[:mb]),
+            d_sub.eq(~d_e.any()),
+            d_eall.eq(d_e.all()),
+        ]
+        if f.subnormals:
+            m.d.comb += d_zero.eq(~code[: n - 1].any())
+        else:
+            m.d.comb += d_zero.eq(d_sub)
+        if f.inf_nan == "ieee":
+            m.d.comb += [d_inf.eq(d_eall & ~d_m.any()), d_nar.eq(d_eall & d_m.any())]
+        elif f.inf_nan == "fn":
+            m.d.comb += d_nar.eq(d_eall & d_m.all())
+        # Subnormal 0.m * 2**emin: the leading one of m at p gives scale emin - m + p and sig m << (m - p).
+        top = priority_msb(m, d_m, "d_m_msb")
+        d_norm_scale = Signal(signed(f.scale_bits))
+        d_sub_scale = Signal(signed(f.scale_bits))
+        m.d.comb += [
+            d_norm_scale.eq(Cat(d_e, Const(0, 1)).as_signed() - f.bias),
+            d_sub_scale.eq(top + (f.emin - mb)),
+            d_scale.eq(Mux(d_sub, d_sub_scale, d_norm_scale)),
+            d_sig.eq(Mux(d_sub, (d_m << (mb - top).as_unsigned())[: mb + 1], Cat(d_m, Const(1, 1)))),
         ]
 
     def _int(self, m, f: Int, d_sign, d_scale, d_sig, d_zero):
@@ -195,11 +230,13 @@ class Encoder(wiring.Component):
     """``(sign, zero, nar, scale, sig, sticky)`` -> code, exactly :meth:`Format.encode_fields`.
 
     The value is ``(-1)**sign * sig * 2**(scale - frac_in)`` with ``sticky`` flagging non-zero bits below
-    ``sig``; it is rounded to nearest, ties to even (on the bit pattern for posits), saturating.
+    ``sig``; it is rounded to nearest, ties to even (on the bit pattern for posits), with the format's overflow
+    policy (posits and INT saturate; minifloats saturate, or give Inf or NaN, see
+    :class:`~npegen.models.formats.Minifloat`).
 
     Parameters
     ----------
-    fmt : Posit, FP4E2M1 or Int
+    fmt : Posit, Minifloat or Int
     frac_in : int or None
         Fraction bits below the hidden bit of ``sig``: ``fmt.frac_bits`` to 48; default ``fmt.frac_bits + 2``.
     scale_bits : int or None
@@ -209,8 +246,10 @@ class Encoder(wiring.Component):
     Attributes
     ----------
     sign, zero, nar, sticky : In(1)
-        ``nar`` gives the NaR code and wins over ``zero``; formats without NaR ignore it. ``zero`` gives +0
-        (FP4: the signed zero, ``0x8`` when ``sign``).
+        ``nar`` gives the NaR code (minifloats: the canonical quiet NaN, :attr:`Minifloat.nar_code`) and wins
+        over ``zero``; formats without NaR / NaN ignore it. ``zero`` gives +0 (minifloats: the signed zero, e.g.
+        FP4 ``0x8`` when ``sign``). There is no Inf input: a minifloat with Inf that does not saturate gives
+        +-Inf for a scale beyond its range, as :meth:`Format.encode_fields` does.
     scale : In(signed(scale_bits))
     sig : In(frac_in + 1)
         Normalised: its top bit (the hidden bit) must be 1 unless ``zero`` or ``nar``.
@@ -269,21 +308,21 @@ class Encoder(wiring.Component):
         e_mag = Signal(n)  # magnitude code (sign applied below)
         if isinstance(f, Posit):
             self._posit(m, f, e_mag)
-        elif isinstance(f, FP4E2M1):
-            self._fp4(m, e_mag)
+        elif isinstance(f, Minifloat):
+            self._minifloat(m, f, e_mag)
         else:
             self._int(m, f, e_mag)
-        if isinstance(f, FP4E2M1):
-            signed_code = Cat(e_mag[:3], self.sign)
-            zero_code = Cat(Const(0, 3), self.sign)
+        if isinstance(f, Minifloat):  # sign-magnitude, signed zeros
+            signed_code = Cat(e_mag[: n - 1], self.sign)
+            zero_code = Cat(Const(0, n - 1), self.sign)
         else:
             signed_code = Mux(self.sign, (-e_mag)[:n], e_mag)
             zero_code = Const(0, n)
         e_code = Signal(n)
         m.d.comb += e_code.eq(signed_code)
         # Mux expressions rather than If/Else: see priority_msb on why combinational processes are avoided.
-        nar = self.nar if isinstance(f, Posit) else Const(0, 1)
-        m.d.comb += self.code.eq(Mux(nar, 1 << (n - 1), Mux(self.zero, zero_code, e_code)))
+        nar, nar_code = (self.nar, f.nar_code) if f.has_nar else (Const(0, 1), 0)
+        m.d.comb += self.code.eq(Mux(nar, nar_code, Mux(self.zero, zero_code, e_code)))
         return m
 
     def _posit(self, m, f: Posit, e_mag):
@@ -320,21 +359,31 @@ class Encoder(wiring.Component):
         m.d.comb += e_round.eq(pattern[1:] + (pattern[0] & (e_sticky | pattern[1])))
         m.d.comb += e_mag.eq(Mux(e_sat_hi, (1 << (n - 1)) - 1, Mux(e_sat_lo, 1, e_round)))
 
-    def _fp4(self, m, e_mag):
-        fi = self._frac_in
+    def _minifloat(self, m, f: Minifloat, e_mag):
+        fi, mb, emin, sb = self._frac_in, f.man_bits, f.emin, self._scale_bits
         s = self.scale
         e_big = Signal()
-        e_pos = Signal()
-        m.d.comb += [e_big.eq(s > 2), e_pos.eq(s > 0)]
-        # LSB exponent max(s, 0) - 1; right shift of sig = frac_in - 1 - min(s, 0)
-        e_r = Signal(unsigned(self._scale_bits + 1))
-        m.d.comb += e_r.eq(Mux(s < 0, fi - 1 - s, fi - 1))
+        e_sub = Signal()
+        m.d.comb += [e_big.eq(s > f.scale_max), e_sub.eq(s < emin)]
+        # LSB exponent max(s, emin) - man_bits: right shift of sig = frac_in - man_bits + max(emin - s, 0)
+        e_r = Signal(unsigned(sb + 8))
+        m.d.comb += e_r.eq(Mux(e_sub, fi - mb + emin - s, fi - mb))
         q, guard, below = _shr_sticky(m, self.sig, e_r, fi + 2, "e_rs")
-        e_q = Signal(4)
-        m.d.comb += e_q.eq(q + (guard & (below | self.sticky | q[0])))  # FP4: RNE on the 0.5-step grid
-        e_code = Signal(5)
-        m.d.comb += e_code.eq(Mux(e_pos, s[:2] << 1, 0) + e_q)
-        m.d.comb += e_mag.eq(Mux(e_big | (e_code > 7), 7, e_code))
+        e_q = Signal(mb + 2)
+        m.d.comb += e_q.eq(q + (guard & (below | self.sticky | q[0])))  # minifloat: RNE on the ULP grid
+        e_code = Signal(f.exp_bits + mb + 2)  # biased exponent - 1 (0 for subnormals), times 2**m, plus 1.m
+        m.d.comb += e_code.eq(Mux(e_sub, 0, ((s - emin)[: f.exp_bits + 1] << mb)) + e_q)
+        if not f.subnormals:  # below the smallest normal: 0, or the smallest normal above its half
+            e_half = Signal()
+            m.d.comb += e_half.eq((s == emin - 1) & (self.sig[:fi].any() | self.sticky))
+            e_code_ftz = Signal.like(e_code)
+            m.d.comb += e_code_ftz.eq(Mux(e_sub, Mux(e_half, 1 << mb, 0), e_code))
+            e_code = e_code_ftz
+        if f.saturate:
+            ovf = f.max_code
+        else:
+            ovf = f.inf_code if f.has_inf else f.nar_code
+        m.d.comb += e_mag.eq(Mux(e_big | (e_code > f.max_code), ovf, e_code))
 
     def _int(self, m, f: Int, e_mag):
         n, fi = f.nbits, self._frac_in

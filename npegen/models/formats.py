@@ -1,4 +1,5 @@
-"""Bit-exact number formats: FP4 E2M1 (OCP MX), Posit(n, es) (SoftPosit convention) and signed INT.
+"""Bit-exact number formats: minifloats (FP4 E2M1, OCP FP8 E4M3/E5M2, BF16, FP16), Posit(n, es) (SoftPosit
+convention) and signed INT.
 
 One :class:`Format` object is the single definition of a format: it decodes and
 encodes codes, does correctly rounded arithmetic on them, and tells the
@@ -19,10 +20,15 @@ result on those integers and rounds it once with the format's own rule:
 * **Posit** - round to nearest, ties to even *on the bit pattern*, saturate to
   ±maxpos, never round a non-zero value to zero, NaR = ``10...0`` absorbs;
   ``nan``/``inf`` encode to NaR (SoftPosit 0.3.4 behaviour).
-* **FP4 E2M1** - round to nearest even, saturate to ±6, no Inf/NaN; ``nan``
-  encodes to ``0x8`` (-0) and -0 exists, as in ``ml_dtypes.float4_e2m1fn``.
-  A product's zero takes the XOR of the signs, a sum's zero is +0 unless both
-  addends are -0 (IEEE 754); an accumulated (``dot``) zero is +0 (package choice).
+* **Minifloat** (:class:`Minifloat`: FP4 E2M1, FP8 E4M3/E5M2, BF16, FP16) - round to
+  nearest even; a finite result beyond the largest value becomes Inf (IEEE-like
+  formats), NaN (OCP E4M3, no Inf) or saturates (``saturate=True``; FP4, which has
+  neither). -0 exists. A product's zero takes the XOR of the signs, a sum's zero is
+  +0 unless both addends are -0 (IEEE 754); an accumulated (``dot``) zero is +0
+  (package choice). NaN codes decompose like posit NaR (``nar`` flag, sign, scale
+  and sig 0), infinities with the ``inf`` flag, their sign, scale and sig 0.
+  FP4 E2M1 has no Inf/NaN and ``nan`` encodes to ``0x8`` (-0), as in
+  ``ml_dtypes.float4_e2m1fn``.
 * **INT** - round to nearest even, saturate to the two's complement range;
   ``nan`` cannot be encoded (``ValueError``).
 
@@ -47,6 +53,7 @@ from ._checks import check_int, short_repr
 __all__ = [
     "Format",
     "Posit",
+    "Minifloat",
     "FP4E2M1",
     "Int",
     "Decomposed",
@@ -64,13 +71,18 @@ _LIMB = 31  # bits per limb of the exact dot-product accumulator
 @dataclass(frozen=True)
 class Decomposed:
     """Exact decomposition of codes (arrays of one shape). ``sig`` and ``scale`` are 0 where
-    ``zero`` or ``nar`` is set."""
+    ``zero``, ``nar`` or ``inf`` is set; ``sign`` is 0 where ``nar`` is set."""
 
     sign: np.ndarray  # bool
     scale: np.ndarray  # int64
     sig: np.ndarray  # uint64, hidden bit at position frac_bits
     zero: np.ndarray  # bool
-    nar: np.ndarray  # bool: posit NaR (never set for FP4 / INT)
+    nar: np.ndarray  # bool: posit NaR or a minifloat NaN (never set for FP4 / INT)
+    inf: np.ndarray | None = None  # bool: minifloat infinity (all False when not given)
+
+    def __post_init__(self):
+        if self.inf is None:
+            object.__setattr__(self, "inf", np.zeros(np.shape(self.zero), bool))
 
 
 # ---- integer helpers (vectorised, exact) -------------------------------------------------------------------
@@ -211,8 +223,17 @@ class Format(ABC):
     #: Exponent of the smallest step between codes anywhere in the range (the LSB weight of an exact
     #: fixed-point holding every value).
     lsb_exp: int
-    #: True when the format has NaR (posits).
+    #: True when the format has NaR (posits) or NaN codes (minifloats with ``inf_nan`` other than "none").
     has_nar: bool = False
+    #: True when the format has infinities.
+    has_inf: bool = False
+
+    @property
+    def nar_code(self) -> int:
+        """The code of NaR / the canonical NaN (what arithmetic on NaR / NaN operands returns)."""
+        if not self.has_nar:
+            raise ValueError(f"{self.name} has no NaR")
+        return 1 << (self.nbits - 1)
 
     # -- derived properties ---------------------------------------------------------------------------------
 
@@ -259,9 +280,10 @@ class Format(ABC):
         return self._decompose(_check_codes(self, codes))
 
     def decode(self, codes) -> np.ndarray:
-        """float64 values of ``codes`` (exact; NaR -> nan; FP4 -0 -> -0.0)."""
+        """float64 values of ``codes`` (exact; NaR / NaN -> nan; minifloat -0 -> -0.0, Inf -> +-inf)."""
         d = self.decompose(codes)
         mag = np.ldexp(d.sig.astype(np.float64), (d.scale - self.frac_bits).astype(np.int32))
+        mag = np.where(d.inf, np.inf, mag)
         out = np.where(d.sign, -mag, mag)
         out = np.where(d.zero, np.where(d.sign, -0.0, 0.0), out)
         return np.where(d.nar, np.nan, out)
@@ -288,7 +310,9 @@ class Format(ABC):
 
         This is the model of :class:`npegen.hw.formats.Encoder`: ``sig`` carries the hidden bit at position
         ``frac_in`` (``2**frac_in <= sig < 2**(frac_in + 1)``) and ``frac_in`` fraction bits below it; ``zero``
-        and ``nar`` flags override (a zero keeps its sign in FP4, NaR needs a posit).
+        and ``nar`` flags override (a zero keeps its sign in minifloats; ``nar`` gives NaR or the canonical NaN
+        and needs a format that has one). An infinity comes from a scale beyond the range (non-saturating
+        formats with Inf).
 
         Raises
         ------
@@ -306,7 +330,7 @@ class Format(ABC):
         codes = self._round(sign, scale, frac, sticky)
         codes = np.where(zero, self._zero_code(sign), codes)
         if self.has_nar:
-            codes = np.where(nar, _U(1 << (self.nbits - 1)), codes)
+            codes = np.where(nar, _U(self.nar_code), codes)
         elif nar.any():
             raise ValueError(f"{self.name} has no NaR")
         return codes.astype(_code_dtype(self.nbits))
@@ -325,12 +349,15 @@ class Format(ABC):
         if 2 * self.sig_bits <= 53:
             # Products are exact in float64 (significand <= 53 bits, scales far inside its range): multiply the
             # exact values and round the float's bits.
-            v = self._decode_f64(a) * self._decode_f64(b)
+            with np.errstate(invalid="ignore"):  # 0 * inf is nan, as it should be
+                v = self._decode_f64(a) * self._decode_f64(b)
             sign, scale, frac = _float_parts(v)
             codes = self._round(sign, scale, frac, _U(0))
             codes = np.where(v == 0, self._zero_code(sign), codes)
-            if self.has_nar:
-                codes = np.where(np.isnan(v), _U(1 << (self.nbits - 1)), codes)
+            if not np.isfinite(v).all():  # NaR / NaN / Inf operands (0 * inf and NaN give nan)
+                codes = self._special_from_float(v, codes)
+                if self.has_nar:
+                    codes = np.where(np.isnan(v), _U(self.nar_code), codes)
             return codes.astype(_code_dtype(self.nbits)).reshape(shape)
         da, db = self._decompose(a), self._decompose(b)
         sign = da.sign ^ db.sign
@@ -343,7 +370,7 @@ class Format(ABC):
         codes = self._round(sign.astype(_U), scale, frac, _U(0))
         codes = np.where(da.zero | db.zero, self._zero_code(sign), codes)
         if self.has_nar:
-            codes = np.where(da.nar | db.nar, _U(1 << (self.nbits - 1)), codes)
+            codes = np.where(da.nar | db.nar, _U(self.nar_code), codes)
         return codes.astype(_code_dtype(self.nbits)).reshape(shape)
 
     @cached_property
@@ -382,8 +409,12 @@ class Format(ABC):
         codes = self._round(xs, scale, frac, sticky)
         both_neg_zero = da.zero & db.zero & da.sign & db.sign
         codes = np.where(zero, self._zero_code(both_neg_zero), codes)
+        if self.has_inf:  # inf + finite = inf; inf + -inf = NaN
+            inf_sign = np.where(da.inf, da.sign, db.sign)
+            codes = np.where(da.inf | db.inf, self._inf_code(inf_sign), codes)
+            codes = np.where(da.inf & db.inf & (da.sign != db.sign), _U(self.nar_code), codes)
         if self.has_nar:
-            codes = np.where(da.nar | db.nar, _U(1 << (self.nbits - 1)), codes)
+            codes = np.where(da.nar | db.nar, _U(self.nar_code), codes)
         return codes.astype(_code_dtype(self.nbits)).reshape(shape)
 
     def dot(self, a, b) -> np.ndarray:
@@ -462,7 +493,7 @@ class Format(ABC):
         codes = self._round(neg, scale, frac, sticky)
         codes = np.where(zero, self._zero_code(np.zeros_like(neg)), codes)
         if nar is not None and self.has_nar:
-            codes = np.where(nar.reshape(-1), _U(1 << (self.nbits - 1)), codes)
+            codes = np.where(nar.reshape(-1), _U(self.nar_code), codes)
         return codes.astype(_code_dtype(self.nbits)).reshape(batch)
 
 
@@ -618,61 +649,232 @@ class Posit(Format):
         return ((mag ^ (_U(0) - sg)) + sg) & _U((1 << self.nbits) - 1)
 
 
-# ---- FP4 E2M1 ---------------------------------------------------------------------------------------------
+# ---- minifloats: FP4 E2M1, FP8 E4M3 / E5M2, BF16, FP16 ---------------------------------------------------------
+
+#: Inf/NaN policies of :class:`Minifloat`.
+INF_NAN_POLICIES = ("ieee", "fn", "none")
 
 
-class FP4E2M1(Format):
-    """OCP MX v1.0 E2M1: ``s|ee|m``, bias 1, values 0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives; -0 exists,
-    no Inf/NaN. Matches ``ml_dtypes.float4_e2m1fn`` (including nan -> 0x8)."""
+class Minifloat(Format):
+    """A binary floating-point format ``s | exponent | mantissa`` of ``1 + exp_bits + man_bits`` bits.
 
-    nbits = 4
-    frac_bits = 1
-    scale_min, scale_max = -1, 2
-    lsb_exp = -1
-    _EBITS, _BIAS = 2, 1
+    Normal codes (biased exponent ``E`` > 0) are ``(-1)**s * 2**(E - bias) * 1.m``; ``E`` = 0 gives
+    ``(-1)**s * 2**(1 - bias) * 0.m`` (subnormals) or +-0 (``subnormals=False``: every ``E`` = 0 code is a
+    zero, and results below the smallest normal round to 0 or to it). -0 exists. Encoding and arithmetic
+    round to nearest, ties to even.
 
-    def __init__(self, *, name: str = "fp4_e2m1"):
+    Parameters
+    ----------
+    exp_bits : int
+        Exponent bits, 1 to 8 (2 to 8 for ``inf_nan="ieee"``).
+    man_bits : int
+        Mantissa (fraction) bits, 1 to 23.
+    bias : int, optional
+        Exponent bias, -8 to 255; default ``2**(exp_bits - 1) - 1``.
+    subnormals : bool
+        Whether ``E`` = 0 codes are subnormals (default) or zeros (flush to zero).
+    inf_nan : {"ieee", "fn", "none"}
+        ``"ieee"``: the all-ones exponent is reserved, mantissa 0 is +-Inf and any other mantissa NaN (FP16,
+        BF16, OCP E5M2). ``"fn"``: no Inf, only ``S.1...1.1...1`` is NaN (OCP E4M3). ``"none"``: no Inf/NaN,
+        every code is finite (OCP FP4 E2M1); needs ``saturate=True``.
+    saturate : bool
+        A finite value beyond the largest one becomes +-max instead of Inf (``"ieee"``) or NaN (``"fn"``);
+        +-inf inputs stay +-Inf where the format has Inf, and become +-max in formats without (NaN when not
+        saturating, as ``ml_dtypes.float8_e4m3fn``). NaN still encodes to NaN. Default False.
+    nan_code : int, optional
+        ``inf_nan="none"`` only: the code ``nan`` encodes to (FP4: ``0x8``, as ``ml_dtypes``); without it,
+        encoding ``nan`` raises ``ValueError``.
+    name : str, optional
+        Defaults to ``e{exp_bits}m{man_bits}`` plus the parameters that differ from the defaults.
+
+    Notes
+    -----
+    NaN codes decompose as posit NaR does (``nar`` set, sign, scale and sig 0), infinities with ``inf`` set,
+    their sign, and scale and sig 0; arithmetic on NaN gives the canonical quiet NaN :attr:`nar_code` (sign 0,
+    exponent and mantissa MSB set; all ones for ``"fn"``), ``encode`` keeps the sign of a NaN input, as
+    ``ml_dtypes`` does. Products and sums with Inf follow IEEE 754 (``0 * inf`` and ``inf - inf`` are NaN).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A parameter of the wrong type or out of range.
+    """
+
+    def __init__(self, exp_bits: int, man_bits: int, *, bias: int | None = None, subnormals: bool = True,
+                 inf_nan: str = "ieee", saturate: bool = False, nan_code: int | None = None,
+                 name: str | None = None):
+        if inf_nan not in INF_NAN_POLICIES:
+            raise ValueError(f"Minifloat inf_nan must be one of {', '.join(INF_NAN_POLICIES)}, not "
+                             f"{short_repr(inf_nan)}")
+        e = check_int("Minifloat exp_bits", exp_bits, 2 if inf_nan == "ieee" else 1, 8)
+        m = check_int("Minifloat man_bits", man_bits, 1, 23)
+        b = (1 << (e - 1)) - 1 if bias is None else check_int("Minifloat bias", bias, -8, 255)
+        for flag, v in (("subnormals", subnormals), ("saturate", saturate)):
+            if not isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"Minifloat {flag} must be a bool, not {short_repr(v)}")
+        if inf_nan == "none" and not saturate:
+            raise ValueError("Minifloat inf_nan='none' has nothing to overflow to: it needs saturate=True")
+        if nan_code is not None:
+            if inf_nan != "none":
+                raise ValueError(f"Minifloat nan_code is for inf_nan='none' formats; {inf_nan!r} has NaN codes")
+            nan_code = check_int("Minifloat nan_code", nan_code, 0, (1 << (1 + e + m)) - 1)
+        self.exp_bits, self.man_bits, self.bias = e, m, b
+        self.subnormals, self.inf_nan, self.saturate = bool(subnormals), inf_nan, bool(saturate)
+        self.nan_code = nan_code
+        self.nbits = 1 + e + m
+        self.frac_bits = m
+        self.has_nar = inf_nan != "none"
+        self.has_inf = inf_nan == "ieee"
+        self.emin = 1 - b
+        e_top = (1 << e) - 1 - (inf_nan == "ieee")  # largest exponent field of a finite value
+        self.scale_max = e_top - b
+        self.scale_min = self.emin - m if subnormals else self.emin
+        self.lsb_exp = self.emin - m
+        # largest finite magnitude code ("fn": the all-ones mantissa of the top exponent is NaN)
+        self.max_code = (e_top << m) | ((1 << m) - 1 - (inf_nan == "fn"))
+        if name is None:
+            name = f"e{e}m{m}"
+            if bias is not None and b != (1 << (e - 1)) - 1:
+                name += f"_b{b}"
+            name += {"ieee": "", "fn": "fn", "none": "_finite"}[inf_nan]
+            name += "" if subnormals else "_ftz"
+            name += "_sat" if saturate and inf_nan != "none" else ""
         self.name = name
 
+    def _key(self):
+        return ("minifloat", self.exp_bits, self.man_bits, self.bias, self.subnormals, self.inf_nan, self.saturate,
+                self.nan_code)
+
     def __eq__(self, other):
-        return isinstance(other, FP4E2M1)
+        return isinstance(other, Minifloat) and self._key() == other._key()
 
     def __hash__(self):
-        return hash("fp4_e2m1")
+        return hash(self._key())
+
+    @property
+    def nar_code(self) -> int:
+        """The canonical quiet NaN: sign 0, all-ones exponent, mantissa MSB set (all ones for ``"fn"``)."""
+        if not self.has_nar:
+            raise ValueError(f"{self.name} has no NaN")
+        e_all = ((1 << self.exp_bits) - 1) << self.man_bits
+        return e_all | ((1 << self.man_bits) - 1 if self.inf_nan == "fn" else 1 << (self.man_bits - 1))
+
+    @property
+    def inf_code(self) -> int:
+        """The code of +Inf (``"ieee"`` formats)."""
+        if not self.has_inf:
+            raise ValueError(f"{self.name} has no Inf")
+        return ((1 << self.exp_bits) - 1) << self.man_bits
 
     @cached_property
     def max_value(self) -> float:
-        return 6.0
+        return math.ldexp(float((1 << self.man_bits) | (self.max_code & ((1 << self.man_bits) - 1))),
+                          self.scale_max - self.man_bits)
 
-    def _decompose(self, codes):
+    @cached_property
+    def min_positive(self) -> float:
+        return math.ldexp(1.0, self.lsb_exp if self.subnormals else self.emin)
+
+    @cached_property
+    def _table(self) -> Decomposed | None:
+        return self._decompose_bits(np.arange(self.n_codes, dtype=_U)) if self.nbits <= 16 else None
+
+    def _decompose(self, codes: np.ndarray) -> Decomposed:
+        t = self._table
+        if t is None:
+            return self._decompose_bits(codes)
+        i = codes.astype(np.intp)
+        return Decomposed(t.sign[i], t.scale[i], t.sig[i], t.zero[i], t.nar[i], t.inf[i])
+
+    def _decompose_bits(self, codes: np.ndarray) -> Decomposed:
+        e, m = self.exp_bits, self.man_bits
         c = codes.astype(_U)
-        sign = (c >> _U(3)).astype(bool)
-        ebits = ((c >> _U(1)) & _U(3)).astype(np.int64)
-        m = c & _U(1)
-        zero = (c & _U(7)) == 0
-        normal = ebits > 0
-        scale = np.where(normal, ebits - self._BIAS, -1)  # subnormal 0.5 = 1.0 * 2**-1
-        sig = np.where(normal, _U(2) | m, _U(2))  # hidden bit at position frac_bits = 1
-        return Decomposed(sign, np.where(zero, 0, scale), np.where(zero, _U(0), sig), zero,
-                          np.zeros(c.shape, bool))
+        sign = ((c >> _U(e + m)) & _U(1)).astype(bool)
+        ebits = ((c >> _U(m)) & _U((1 << e) - 1)).astype(np.int64)
+        mant = c & _U((1 << m) - 1)
+        e_all = ebits == (1 << e) - 1
+        if self.inf_nan == "ieee":
+            inf, nar = e_all & (mant == 0), e_all & (mant != 0)
+        elif self.inf_nan == "fn":
+            inf, nar = np.zeros(c.shape, bool), e_all & (mant == (1 << m) - 1)
+        else:
+            inf = nar = np.zeros(c.shape, bool)
+        sub = ebits == 0
+        zero = sub & ((mant == 0) | (not self.subnormals))
+        # subnormal 0.m * 2**emin, normalised: leading one of m at p -> scale emin - m + p, sig = mant << (m - p)
+        p = _bitlen(mant) - 1
+        scale = np.where(sub, self.emin - m + p, ebits - self.bias)
+        sig = np.where(sub, _shl(mant, m - np.maximum(p, 0)), mant | _U(1 << m))
+        special = zero | nar | inf
+        return Decomposed(sign & ~nar, np.where(special, 0, scale), np.where(special, _U(0), sig), zero, nar, inf)
 
     def _zero_code(self, sign):
-        return _as_u(sign) << _U(3)
+        return _as_u(sign) << _U(self.nbits - 1)
+
+    def _inf_code(self, sign):
+        return _U(self.inf_code) | (_as_u(sign) << _U(self.nbits - 1))
 
     def _special_from_float(self, x, codes):
-        codes = np.where(np.isposinf(x), _U(0x7), codes)
-        codes = np.where(np.isneginf(x), _U(0xF), codes)
-        return np.where(np.isnan(x), _U(0x8), codes)
+        sbit = (np.signbit(x).astype(_U)) << _U(self.nbits - 1)
+        inf = np.isinf(x)
+        if self.has_inf:
+            codes = np.where(inf, _U(self.inf_code) | sbit, codes)
+        elif self.saturate:
+            codes = np.where(inf, _U(self.max_code) | sbit, codes)
+        else:  # "fn", not saturating: inf -> NaN (ml_dtypes)
+            codes = np.where(inf, _U(self.nar_code) | sbit, codes)
+        nan = np.isnan(x)
+        if self.has_nar:
+            return np.where(nan, _U(self.nar_code) | sbit, codes)
+        if nan.any():
+            if self.nan_code is None:
+                raise ValueError(f"{self.name} cannot encode nan")
+            codes = np.where(nan, _U(self.nan_code), codes)
+        return codes
 
     def _round(self, sign, scale, frac, sticky):
-        m = self.frac_bits
-        emin = 1 - self._BIAS
-        lsb = np.maximum(scale, emin) - m  # ULP exponent at this scale (subnormals share emin's)
-        big = scale > self.scale_max + 1  # far above 6: saturate without a huge shift
-        q = _round_at(np.where(big, 0, scale), frac, sticky, np.where(big, 0, lsb))
-        code = (lsb + self._BIAS + m - 1) * (1 << m) + q.astype(np.int64)
-        code = np.where(big | (code > 7), 7, code).astype(_U)
-        return code | (_as_u(sign) << _U(3))
+        m, emin = self.man_bits, self.emin
+        scale = np.asarray(scale, np.int64)
+        big = scale > self.scale_max + 1  # far above the range: overflow without a huge shift
+        sc = np.where(big, 0, scale)
+        lsb = np.maximum(sc, emin) - m  # ULP exponent at this scale (subnormals share emin's)
+        q = _round_at(sc, frac, sticky, lsb)
+        code = (lsb - emin + m) * (1 << m) + q.astype(np.int64)  # biased exponent - 1, times 2**m, plus 1.m
+        if not self.subnormals:  # below the smallest normal: 0, or the smallest normal above its half
+            half = (sc == emin - 1) & ((frac != 0) | np.asarray(sticky, bool))
+            code = np.where(sc < emin, np.where(half, 1 << m, 0), code)
+        over = big | (code > self.max_code)
+        if self.saturate:
+            ovf = self.max_code
+        else:
+            ovf = self.inf_code if self.has_inf else self.nar_code
+        code = np.where(over, ovf, code).astype(_U)
+        return code | (_as_u(sign) << _U(self.nbits - 1))
+
+    def dot(self, a, b) -> np.ndarray:
+        """As :meth:`Format.dot`; an infinite product (Inf times a non-zero) makes the result that Inf, Inf
+        times 0 or infinite products of both signs make it NaN, and a NaN operand gives NaN."""
+        codes = super().dot(a, b)
+        if not self.has_inf:
+            return codes
+        a, b = _broadcast(_check_codes(self, a), _check_codes(self, b))
+        da, db = self._decompose(a), self._decompose(b)
+        pinf = (da.inf & ~db.zero) | (db.inf & ~da.zero)
+        psign = da.sign ^ db.sign
+        pos, neg = (pinf & ~psign).any(axis=-1), (pinf & psign).any(axis=-1)
+        bad = ((da.inf & db.zero) | (db.inf & da.zero) | da.nar | db.nar).any(axis=-1) | (pos & neg)
+        out = np.where(pos, _U(self.inf_code), np.where(neg, self._inf_code(True), codes.astype(_U)))
+        return np.where(bad, _U(self.nar_code), out).astype(codes.dtype)
+
+
+class FP4E2M1(Minifloat):
+    """OCP MX v1.0 E2M1: ``s|ee|m``, bias 1, values 0, 0.5, 1, 1.5, 2, 3, 4, 6 and negatives; -0 exists,
+    no Inf/NaN, saturating. Matches ``ml_dtypes.float4_e2m1fn`` (including nan -> 0x8).
+
+    ``Minifloat(2, 1, bias=1, inf_nan="none", saturate=True, nan_code=0x8)`` with the name ``fp4_e2m1``."""
+
+    def __init__(self, *, name: str = "fp4_e2m1"):
+        super().__init__(2, 1, bias=1, inf_nan="none", saturate=True, nan_code=0x8, name=name)
 
 
 # ---- INT --------------------------------------------------------------------------------------------------
@@ -742,6 +944,11 @@ NAMED: dict[str, Format] = {
     "posit16_2": Posit(16, 2),
     "int8": Int(8),
     "int4": Int(4),
+    # appended at the end: indices of the earlier names stay stable (SIMD MAC mode numbers, CLI listings)
+    "fp8_e4m3": Minifloat(4, 3, inf_nan="fn", name="fp8_e4m3"),  # OCP FP8 E4M3: NaN S.1111.111, max 448
+    "fp8_e5m2": Minifloat(5, 2, name="fp8_e5m2"),  # OCP FP8 E5M2: IEEE-like, Inf and NaNs, max 57344
+    "bf16": Minifloat(8, 7, name="bf16"),
+    "fp16": Minifloat(5, 10, name="fp16"),
 }
 
 

@@ -30,7 +30,7 @@ import os
 import cocotb
 import numpy as np
 
-from ..models.formats import FP4E2M1, Format, Int, Posit, parse
+from ..models.formats import FP4E2M1, Format, Int, Minifloat, Posit, parse
 from .util import rng_from_env
 
 #: Default cap on the encoder's structured vectors in one cocotb run (``NPEGEN_N``; 0 = all).
@@ -46,7 +46,7 @@ def _points(fmt: Format) -> np.ndarray:
         v = wide.decode(np.arange(1, 1 << fmt.nbits))
     else:
         vals = np.unique(np.abs(fmt.decode(np.arange(fmt.n_codes))))
-        vals = vals[vals > 0]
+        vals = vals[np.isfinite(vals) & (vals > 0)]  # minifloat Inf / NaN codes are not rounding targets
         # plus the boundaries below the smallest value and the overflow boundary above the largest
         v = np.concatenate([vals, (vals[:-1] + vals[1:]) / 2, [vals[0] / 2, vals[0] * 0.75],
                             [vals[-1] + (vals[-1] - vals[-2]) / 2]])
@@ -122,6 +122,8 @@ def decoder_spec_table(fmt: Format) -> list[tuple[int, tuple[int, int, int, int,
             (0x7, (0, 0, 0, 2, 0b11), "6 (max)"),
             (0xF, (1, 0, 0, 2, 0b11), "-6"),
         ]
+    if isinstance(fmt, Minifloat):
+        return _minifloat_decoder_spec(fmt)
     if isinstance(fmt, Int):
         hid = 1 << (n - 1)
         return [
@@ -179,6 +181,8 @@ def encoder_spec_table(fmt: Format, frac_in: int, scale_bits: int) -> list[tuple
                 (row(sign=1, scale=2, sig=one + one // 4, sticky=1), 0xF, "-5 + sticky rounds to -6"),
             ]
         return rows
+    if isinstance(fmt, Minifloat):
+        return rows + _minifloat_encoder_spec(fmt, row, biggest, tiniest)
     if isinstance(fmt, Int):
         most_pos, most_neg = (1 << (n - 1)) - 1, 1 << (n - 1)
         rows += [
@@ -195,6 +199,78 @@ def encoder_spec_table(fmt: Format, frac_in: int, scale_bits: int) -> list[tuple
         ]
         return rows
     raise TypeError(f"no spec table for {fmt!r}")
+
+
+def _minifloat_decoder_spec(fmt: Minifloat) -> list[tuple[int, tuple[int, int, int, int, int], str]]:
+    """Special codes of a minifloat ``s | exponent | mantissa`` from its parameters: signed zeros, the smallest
+    subnormal, the smallest normal, the largest finite value, NaN (sign 0, like NaR) and Inf (zero, nar, scale
+    and sig all 0: the ``inf`` output flags it)."""
+    e, mb, n = fmt.exp_bits, fmt.man_bits, fmt.nbits
+    emin, hid, s_bit = 1 - fmt.bias, 1 << mb, 1 << (n - 1)
+    e_all = ((1 << e) - 1) << mb
+    top_e = (1 << e) - 1 - (fmt.inf_nan == "ieee")
+    top_m = (1 << mb) - 1 - (fmt.inf_nan == "fn")
+    rows = [
+        (0, (0, 1, 0, 0, 0), "+0"),
+        (s_bit, (1, 1, 0, 0, 0), "-0 (zero with sign 1)"),
+        (1 << mb, (0, 0, 0, emin, hid), "smallest normal"),
+        ((top_e << mb) | top_m, (0, 0, 0, top_e - fmt.bias, hid | top_m), "largest finite"),
+        (s_bit | (top_e << mb) | top_m, (1, 0, 0, top_e - fmt.bias, hid | top_m), "-largest finite"),
+    ]
+    rows.append((1, (0, 0, 0, emin - mb, hid) if fmt.subnormals else (0, 1, 0, 0, 0), "smallest subnormal code"))
+    if fmt.inf_nan == "fn":
+        rows += [(e_all | ((1 << mb) - 1), (0, 0, 1, 0, 0), "NaN S.1..1.1..1"),
+                 (s_bit | e_all | ((1 << mb) - 1), (0, 0, 1, 0, 0), "-NaN (sign 0, like NaR)")]
+    if fmt.inf_nan == "ieee":
+        rows += [(e_all, (0, 0, 0, 0, 0), "+Inf (inf flag, no scale or sig)"),
+                 (s_bit | e_all, (1, 0, 0, 0, 0), "-Inf"),
+                 (e_all | 1, (0, 0, 1, 0, 0), "signalling NaN"),
+                 (s_bit | e_all | (1 << (mb - 1)), (0, 0, 1, 0, 0), "-quiet NaN (sign 0, like NaR)")]
+    return rows
+
+
+def decoder_inf_codes(fmt: Format) -> dict[int, int]:
+    """Documented ``inf`` output of the codes of :func:`decoder_spec_table` (formats with infinities): 1 exactly
+    for the all-ones exponent with mantissa 0, either sign."""
+    if not fmt.has_inf:
+        return {}
+    e_all = ((1 << fmt.exp_bits) - 1) << fmt.man_bits
+    return {code: int(code & ~(1 << (fmt.nbits - 1)) == e_all) for code, _, _ in decoder_spec_table(fmt)}
+
+
+def _minifloat_encoder_spec(fmt: Minifloat, row, biggest, tiniest) -> list[tuple[dict[str, int], int, str]]:
+    """Minifloat rows of :func:`encoder_spec_table`, from the format parameters."""
+    mb, n = fmt.man_bits, fmt.nbits
+    s_bit, emin = 1 << (n - 1), 1 - fmt.bias
+    top_e = (1 << fmt.exp_bits) - 1 - (fmt.inf_nan == "ieee")
+    max_code = (top_e << mb) | ((1 << mb) - 1 - (fmt.inf_nan == "fn"))
+    e_all = ((1 << fmt.exp_bits) - 1) << mb
+    if fmt.saturate:
+        ovf, what = max_code, "saturates to the largest value"
+    elif fmt.inf_nan == "ieee":
+        ovf, what = e_all, "overflows to Inf"
+    else:
+        ovf, what = e_all | ((1 << mb) - 1), "overflows to NaN (no Inf)"
+    qnan = e_all | ((1 << mb) - 1 if fmt.inf_nan == "fn" else 1 << (mb - 1))
+    one = fmt.bias << mb  # 1.0: biased exponent = bias
+    rows = [
+        (row(sign=1, zero=1), s_bit, "-0 keeps its sign"),
+        (biggest, ovf, what),
+        (dict(biggest, sign=1), s_bit | ovf, what + " (negative)"),
+        (dict(tiniest, sign=1), s_bit, "a tiny negative rounds to -0"),
+    ]
+    if fmt.has_nar:
+        rows += [(row(sign=1, zero=1, nar=1), qnan, "NaN wins over zero and sign: the canonical quiet NaN")]
+    else:
+        rows += [(row(nar=1, scale=emin), 1 << mb, "nar ignored (no NaN): the smallest normal")]
+    if fmt.subnormals:
+        rows += [
+            (row(scale=emin - mb - 1), 0, "half the smallest subnormal: tie to even 0"),
+            (row(scale=emin - mb - 1, sticky=1), 1, "half the smallest subnormal + sticky: the smallest subnormal"),
+        ]
+    if 1 <= fmt.bias <= top_e:
+        rows += [(row(scale=0), one, "1.0")]
+    return rows
 
 
 @cocotb.test(skip=_UNIT != "decoder")
@@ -216,6 +292,17 @@ async def test_decoder_all_codes(dut):
     bad = np.flatnonzero((got != want).any(axis=1))
     assert bad.size == 0, (f"{bad.size} of {codes.size} codes decode wrongly; first code {bad[0]:#x}: rtl "
                            f"(sign, zero, nar, scale, sig)={tuple(got[bad[0]])}, model {tuple(want[bad[0]])}")
+    if fmt.has_inf:  # the inf output of every code, against the model
+        d_inf = d.inf.astype(np.int64)
+        got_inf = np.empty_like(d_inf)
+        for c in codes.tolist():
+            h_code.value = c
+            await Timer(1, unit="ns")
+            got_inf[c] = int(dut.inf.value)
+        bad = np.flatnonzero(got_inf != d_inf)
+        assert bad.size == 0, f"{bad.size} codes flag inf wrongly; first {bad[0]:#x}: rtl {got_inf[bad[0]]}"
+        for code, flag in decoder_inf_codes(fmt).items():
+            assert got_inf[code] == flag, f"{fmt.name} decoder, code {code:#x}: rtl inf={got_inf[code]}, want {flag}"
     for code, fields, what in decoder_spec_table(fmt):
         assert tuple(int(x) for x in got[code]) == fields, (
             f"{fmt.name} decoder, code {code:#x} ({what}): rtl (sign, zero, nar, scale, sig)="

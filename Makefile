@@ -10,11 +10,10 @@ STAMP   := $(VENV)/.npegen-installed
 LOCK    := requirements.lock
 SIM     ?= icarus
 PYTEST_ARGS ?=
-# Every run prints its 15 slowest tests; the suite runs on TEST_JOBS pytest-xdist workers (0: in-process), without
-# pytest-benchmark (it cannot time under xdist; `make bench` runs the benchmarks alone).
+# Every run prints its 15 slowest tests; the suite runs on TEST_JOBS pytest-xdist workers (0: in-process).
 DURATIONS := --durations=15
 TEST_JOBS ?= 2
-XDIST   := -n $(TEST_JOBS) -p no:benchmark
+XDIST   := -n $(TEST_JOBS)
 PIP     := -m pip --disable-pip-version-check --quiet
 export SIM
 

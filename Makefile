@@ -1,13 +1,13 @@
 # npegen: two commands do all set-up on a fresh Debian/Ubuntu machine with Python >= 3.10, gcc and make:
 #   make demo    the report: every block generated, verified and synthesised, every workload estimated
 #   make test    the whole default test suite (SIM=icarus|verilator picks the cocotb simulator)
-# Both install exactly the versions pinned in requirements.lock (`make lock` regenerates it).
+# Both install exactly the versions pinned in constraints.lock (`make lock` regenerates it).
 SHELL   := /bin/bash
 PYTHON  ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.npegen-installed
-LOCK    := requirements.lock
+LOCK    := constraints.lock
 SIM     ?= icarus
 PYTEST_ARGS ?=
 # Every run prints its 15 slowest tests; the suite runs on TEST_JOBS pytest-xdist workers (0: in-process).

@@ -1,4 +1,4 @@
-"""The committed lock (requirements.lock) pins every package npegen[dev] needs, and `make test` installed exactly
+"""The committed lock (constraints.lock) pins every package npegen[dev] needs, and `make test` installed exactly
 those versions (checked when ``NPEGEN_LOCKED=1``, which `make test` sets; `make test-latest` does not)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-LOCK = Path(__file__).resolve().parents[1] / "requirements.lock"
+LOCK = Path(__file__).resolve().parents[1] / "constraints.lock"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)$")
 
 
@@ -23,9 +23,9 @@ def locked() -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         m = _PIN.match(line)
-        assert m, f"requirements.lock line {n} is not 'name==version': {line!r}"
+        assert m, f"constraints.lock line {n} is not 'name==version': {line!r}"
         name = canonicalize_name(m[1])
-        assert name not in pins, f"requirements.lock pins {name} twice"
+        assert name not in pins, f"constraints.lock pins {name} twice"
         pins[name] = m[2]
     return pins
 
@@ -65,7 +65,7 @@ def test_installed_versions_are_the_locked_ones():
         name = canonicalize_name(dist.metadata["Name"])
         if name in pins and dist.version != pins[name]:
             wrong.append(f"{name} {dist.version} (locked {pins[name]})")
-    assert not wrong, f"installed versions differ from requirements.lock: {', '.join(sorted(wrong))}"
+    assert not wrong, f"installed versions differ from constraints.lock: {', '.join(sorted(wrong))}"
     absent = sorted(n for n in _closure(("dev",)) if n in pins and _version(n) is None)
     assert not absent, f"locked dependencies not installed: {absent}"
 

@@ -90,6 +90,10 @@ class Watchdog:
     def limit(self) -> int:
         return self._limit
 
+    def describe(self) -> str:
+        """What is awaited (the ``what`` message)."""
+        return self._what()
+
     def progress(self) -> None:
         """Something awaited arrived (a beat accepted, a result taken): restart the count."""
         self.idle = 0
@@ -112,16 +116,16 @@ async def tick_until(ctx, signal, *, limit: int, what: str) -> int:
     raise AssertionError(f"{what}: {getattr(signal, 'name', signal)} not high within {limit} cycles")
 
 
-async def await_accept(ctx, stream_in, stream_out, watchdog: Watchdog) -> int:
+async def await_accept(ctx, stream_in, stream_out, watchdog: Watchdog, *, max_edges: int = 100_000) -> int:
     """Amaranth simulator: with a beat offered on ``stream_in`` (``valid`` already high), tick until it is taken
     (``stream_in.ready`` sampled high at an edge); return the edges waited. The wait is bounded by ``watchdog``,
     which counts only the edges where ``stream_out.ready`` was high: a stream stage documented to hold
-    ``i.ready`` low only while a result waits on ``o`` may stall for as long as its consumer does."""
-    n = 0
-    while True:
+    ``i.ready`` low only while a result waits on ``o`` may stall for as long as its consumer does. ``max_edges``
+    bounds the wait even when ``o.ready`` never rises (a stuck consumer)."""
+    for n in range(1, max_edges + 1):
         _, _, i_ready, o_ready = await ctx.tick().sample(stream_in.ready, stream_out.ready)
-        n += 1
         if i_ready:
             return n
         if o_ready:
             watchdog.tick()
+    raise AssertionError(f"{watchdog.describe()}: not taken within {max_edges} edges (o.ready never rose?)")

@@ -347,15 +347,6 @@ def _simd_verify(p, **kw):
     return verify_simd_mac(p, **kw)
 
 
-def _simd_design(p, count):
-    from dataclasses import replace
-
-    from .analysis.estimator import SimdArray, default_design
-
-    d = default_design()
-    return replace(d, simd=SimdArray(count=d.simd.count if count is None else count, params=p))
-
-
 def _ternary_add(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("ternary design point")
     g.add_argument("--packing", default="sherry", help="sherry | i2s | tl2 (default sherry)")
@@ -383,15 +374,6 @@ def _ternary_verify(p, *, n_random=None, **kw):
     from .sim.tb_ternary import verify_ternary
 
     return verify_ternary(p, **kw)
-
-
-def _ternary_design(p, count):
-    from dataclasses import replace
-
-    from .analysis.estimator import TernaryArray, default_design
-
-    d = default_design()
-    return replace(d, ternary=TernaryArray(count=d.ternary.count if count is None else count, params=p))
 
 
 def _ramp_add(p: argparse.ArgumentParser) -> None:
@@ -436,6 +418,22 @@ def _ramp_verify(p, *, n_random=None, **kw):
     return verify_ramp_adc(p, **kw)
 
 
+def _array_design(field: str, array: str):
+    """A ``design(p, count)`` hook: the built-in design with its ``field`` engine array (class ``array`` of the
+    estimator) built from design point ``p``, ``count`` engines (default: the built-in design's count)."""
+
+    def design(p, count):
+        from dataclasses import replace
+
+        from .analysis import estimator
+
+        d = estimator.default_design()
+        n = getattr(d, field).count if count is None else count
+        return replace(d, **{field: getattr(estimator, array)(count=n, params=p)})
+
+    return design
+
+
 def _ramp_design(p, count):
     from dataclasses import replace
 
@@ -461,11 +459,12 @@ def _builtin() -> None:
                                    "test_latency",
                        add_params=_simd_add, params=_simd_params, from_mapping=_simd_from_mapping,
                        example="--modes fp4_e2m1,posit8_0 --stages 3", workload="xr.cls_resnet18_cifar",
-                       engine="simd", design=_simd_design))
+                       engine="simd", design=_array_design("simd", "SimdArray")))
     register(BlockSpec("ternary", "ternary GEMV engine (Sherry 1.25-bit, I2_S, TL2)", TernaryParams,
                        _ternary_component, lambda p: "ternary", _ternary_verify, add_params=_ternary_add,
                        params=_ternary_params, example="--packing tl2 --lanes 6 --group-size 96",
-                       workload="llm.llama32_1b.decode", engine="ternary", design=_ternary_design))
+                       workload="llm.llama32_1b.decode", engine="ternary",
+                       design=_array_design("ternary", "TernaryArray")))
     register(BlockSpec("ramp-adc", "ramp-ADC nonlinearity (f(x) at the comparator flip)", RampAdcParams,
                        _ramp_component, lambda p: "ramp_adc", _ramp_verify, add_params=_ramp_add,
                        params=_ramp_params, example="--fn gelu --bits 5 --in-bits 8 --in-lsb 0.015625",

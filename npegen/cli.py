@@ -419,6 +419,14 @@ def cmd_report(args) -> int:
 # ---- entry point --------------------------------------------------------------------------------------
 
 
+def _run_options(p: argparse.ArgumentParser, output: str) -> None:
+    """The options of the commands that verify and synthesise blocks (demo, report)."""
+    p.add_argument("--sim", default=None, help="icarus | verilator (default $SIM or icarus)")
+    p.add_argument("--seed", type=int, default=None, help="stimulus seed (default: random, printed)")
+    p.add_argument("-o", "--output", default=output, metavar="DIR", help="output directory")
+    p.add_argument("-v", "--verbose", action="store_true", help="show the simulator's own output")
+
+
 def _parser() -> _Parser:
     p = _Parser(prog="npegen", description="npegen: generate, verify and measure neural datapath hardware.",
                 epilog="examples:\n"
@@ -495,12 +503,9 @@ def _parser() -> _Parser:
                                       "own output goes to sim.log in each build directory unless -v.",
                           epilog="examples:\n  npegen demo\n  npegen demo --blocks int-mac,ternary --sim verilator "
                                  "-o build/demo", formatter_class=raw)
-    demo.add_argument("--sim", default=None, help="icarus | verilator (default $SIM or icarus)")
-    demo.add_argument("--seed", type=int, default=None, help="stimulus seed (default: random, printed)")
-    demo.add_argument("-o", "--output", default="build/demo", metavar="DIR", help="output directory")
+    _run_options(demo, "build/demo")
     demo.add_argument("--blocks", default=None, metavar="LIST",
                       help="only these blocks, comma-separated (default: all of the demo's)")
-    demo.add_argument("-v", "--verbose", action="store_true", help="show the simulator's own output")
     demo.set_defaults(func=cmd_demo)
 
     rep = sub.add_parser("report", help="the main job: generate, verify and synthesise every block's default "
@@ -514,12 +519,9 @@ def _parser() -> _Parser:
                          epilog="examples:\n  npegen report\n  npegen report --no-blocks -o /tmp/rep        # "
                                 "estimates only, a few seconds\n  npegen report --design my_design.json",
                          formatter_class=raw)
-    rep.add_argument("--sim", default=None, help="icarus | verilator (default $SIM or icarus)")
-    rep.add_argument("--seed", type=int, default=None, help="stimulus seed (default: random, printed)")
-    rep.add_argument("-o", "--output", default="build/report", metavar="DIR", help="output directory")
+    _run_options(rep, "build/report")
     rep.add_argument("--design", default=None, metavar="FILE", help="JSON design file (default: built-in design)")
     rep.add_argument("--no-blocks", action="store_true", help="skip generating/verifying the blocks")
-    rep.add_argument("-v", "--verbose", action="store_true", help="show the simulator's own output")
     rep.set_defaults(func=cmd_report)
 
     sw = sub.add_parser("sweep", help="run a design-space sweep from a YAML/JSON file (resumable)",

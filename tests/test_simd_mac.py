@@ -23,7 +23,7 @@ from npegen.hw.simd_mac import SimdMac
 from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models import formats as F
 from npegen.models.simd_mac import SimdMacParams, ref_simd_mac
-from npegen.sim.tb_simd_mac import as_tuple, mixed_dot_products, reserved_mode_beats, rounding_tie_beats
+from npegen.sim.tb_simd_mac import as_tuple, field_diff, mixed_dot_products, reserved_mode_beats, rounding_tie_beats
 from npegen.sim.util import Watchdog, await_accept
 
 # ---- validation -------------------------------------------------------------------------------------------
@@ -371,10 +371,8 @@ def rtl_simd_mac(p: SimdMacParams, a, b, mode, last, clear, *, rng, p_idle=0.2, 
                 k = len(out)
                 got = (int(pl.word), tuple(int(x) for x in pl.acc), int(pl.nar), int(pl.overflow), int(pl.mode))
                 if got != want[k]:
-                    names = ("word", "acc", "nar", "overflow", "mode")
-                    diff = {f: (g, w) for f, g, w in zip(names, got, want[k], strict=True) if g != w}
-                    raise AssertionError(f"{_dot(k)}) differs from the model: (rtl, model) {diff} ({p.tag}; a lost or "
-                                         f"repeated result shifts every later one)")
+                    raise AssertionError(f"{_dot(k)}) differs from the model: (rtl, model) {field_diff(got, want[k])} "
+                                         f"({p.tag}; a lost or repeated result shifts every later one)")
                 out.append(got)
                 stats["result"].append(edge)
                 if stall:

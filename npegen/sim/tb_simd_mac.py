@@ -66,6 +66,12 @@ def corner_codes(f: Format) -> list[int]:
     return sorted(codes)
 
 
+def field_diff(got: tuple, want: tuple) -> dict:
+    """The result fields (word, acc, nar, overflow, mode) where ``got`` differs from ``want``: (got, want) each."""
+    names = ("word", "acc", "nar", "overflow", "mode")
+    return {f: (g, w) for f, g, w in zip(names, got, want, strict=True) if g != w}
+
+
 class Engine:
     """Drives beats into the DUT and checks results as they arrive, one falling edge per cycle.
 
@@ -160,10 +166,9 @@ class Engine:
                 k = len(got)
                 res = self._unpack(h_op.value.to_unsigned())
                 if res != want[k]:
-                    names = ("word", "acc", "nar", "overflow", "mode")
-                    diff = {f: (g, w) for f, g, w in zip(names, res, want[k], strict=True) if g != w}
                     raise AssertionError(f"{_dot(k)} differs from the model at cycle {self.cycle}: (rtl, model) "
-                                         f"{diff} (a lost or repeated result shifts every later one)")
+                                         f"{field_diff(res, want[k])} (a lost or repeated result shifts every later "
+                                         "one)")
                 got.append(res)
                 self.result_cycles.append(self.cycle)
                 if stall:

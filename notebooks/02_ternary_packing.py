@@ -131,7 +131,7 @@ def engine_params(packing: str, lanes: int = 6, group_size: int = 96) -> Ternary
 
 
 def estimator_bits(p: TernaryParams) -> float:
-    d = replace(default_design(), ternary=TernaryArray(count=64, params=p))
+    d = default_design().with_engine(TernaryArray(count=64, params=p))
     return float(estimate(d, dec).layers.loc[lin_name, "weight_bytes"]) * 8 / lin_weights
 
 
@@ -243,7 +243,7 @@ base = default_design()
 
 
 def decode_rates(p: TernaryParams, dram_gbps: float, count: int = 64) -> dict:
-    d = replace(base, ternary=TernaryArray(count=count, params=p),
+    d = replace(base.with_engine(TernaryArray(count=count, params=p)),
                 memory=replace(base.memory, dram_gbps=float(dram_gbps)))
     r = estimate(d, dec)
     lin = r.layers[r.layers["precision"] == "ternary"]
@@ -254,7 +254,7 @@ def decode_rates(p: TernaryParams, dram_gbps: float, count: int = 64) -> dict:
                         "sram": lin["sram_bytes"] / d.memory.sram_bytes_per_cycle}).idxmax(axis=1)
     share = {k: float(lin.loc[lim == k, "cycles"].sum() / lin["cycles"].sum()) for k in ("compute", "dram", "sram")}
     return {"tokens_per_s_linears": 1.0 / (float(lin["cycles"].sum()) * d.cycle_s),
-            "tokens_per_s_token": float(r.summary["tokens_per_s"]),
+            "tokens_per_s_token": float(r.summary["runs_per_s"]),
             "memory_bound_share_linears": float(lin.loc[lin["bound"] == "memory", "cycles"].sum()
                                                 / lin["cycles"].sum()),
             "dram_bound_share_linears": share["dram"], "sram_bound_share_linears": share["sram"],

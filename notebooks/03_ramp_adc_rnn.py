@@ -102,7 +102,6 @@ for p in paths:
 # (every number traceable to its energy-table entry).
 
 # %%
-from dataclasses import replace  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
@@ -114,7 +113,7 @@ acc = tables["accuracy"]
 rows = []
 for n in (3, 4, 5, 8):
     for adc in ("ramp", "sar"):
-        d = replace(default_design(), crossbar=CrossbarArray(adc=adc, adc_bits=n))
+        d = default_design().with_engine(CrossbarArray(adc=adc, adc_bits=n))
         for cell, wl_name in (("LSTM", "rnn.kws_lstm_s"), ("GRU", "rnn.kws_gru_s")):
             r = estimate(d, W.get_workload(wl_name))
             xb = r.layers[r.layers["engine"] == "crossbar"]

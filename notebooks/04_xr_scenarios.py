@@ -90,7 +90,7 @@ BASE = replace(default_design(), areas=(("simd", rep.transistors),))
 
 
 def design_at(count: int, clock_mhz: float):
-    return replace(BASE, name=f"simd x{count} @ {clock_mhz:g} MHz", simd=SimdArray(count=count, params=params),
+    return replace(BASE.with_engine(SimdArray(count=count, params=params)), name=f"simd x{count} @ {clock_mhz:g} MHz",
                    tech=replace(BASE.tech, clock_mhz=float(clock_mhz)))
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -109,11 +110,13 @@ class BlockSpec:
     workload : str, optional
         Default workload of a sweep point (see ``npegen workloads``).
     engine : str, optional
-        The estimator's engine kind (the key of its synthesised area in ``Design.areas``).
+        The kind of the estimator engine built from the block (a key of
+        :data:`npegen.analysis.engines.ENGINE_TYPES`, registered with ``register_engine``). ``None``: the estimator
+        does not know the block, and a sweep point reports synthesis (and verification) only.
     design : callable, optional
-        ``design(params, count) -> npegen.analysis.estimator.Design``: the default design with this engine (``count``
-        of them, or its default count when ``None``). ``None``: the estimator does not know the block yet, and a
-        sweep point reports synthesis (and verification) only.
+        ``design(params, count) -> npegen.analysis.estimator.Design``: the design a sweep point estimates; default
+        the built-in design with the block's engine built by the engine type's ``from_params(params, count)``
+        (``count`` units, or its default when ``None``).
     """
 
     name: str
@@ -137,6 +140,17 @@ class BlockSpec:
             raise ValueError(f"a block name is letters, digits and '-', not {self.name!r}")
         if not dataclasses.is_dataclass(self.params_class):
             raise TypeError(f"block {self.name!r}: params_class must be a dataclass, not {self.params_class!r}")
+        if self.design is None and self.engine is not None:
+            object.__setattr__(self, "design", functools.partial(_engine_design, self.engine))
+
+    @property
+    def area_kind(self) -> str | None:
+        """The key of the block's synthesised transistor count in ``Design.areas`` (its engine's ``area_kind``)."""
+        if self.engine is None:
+            return None
+        from .analysis.engines import ENGINE_TYPES
+
+        return ENGINE_TYPES[self.engine].area_kind
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -242,14 +256,6 @@ def _int_mac_verify(params, **kw):
     from .sim.tb_int_mac import verify_int_mac
 
     return verify_int_mac(params, **kw)
-
-
-def _int_mac_design(p, count):
-    from dataclasses import replace
-
-    from .analysis.estimator import IntMacArray, default_design
-
-    return replace(default_design(), int_mac=IntMacArray(lanes=64 if count is None else count, params=p))
 
 
 @dataclass(frozen=True)
@@ -418,29 +424,12 @@ def _ramp_verify(p, *, n_random=None, **kw):
     return verify_ramp_adc(p, **kw)
 
 
-def _array_design(field: str, array: str):
-    """A ``design(p, count)`` hook: the built-in design with its ``field`` engine array (class ``array`` of the
-    estimator) built from design point ``p``, ``count`` engines (default: the built-in design's count)."""
+def _engine_design(kind: str, p, count):
+    """The built-in design with its ``kind`` engine built from design point ``p`` (``count`` units, default the
+    engine type's default): :meth:`Engine.from_params <npegen.analysis.engines.Engine.from_params>`."""
+    from .analysis.estimator import ENGINE_TYPES, default_design
 
-    def design(p, count):
-        from dataclasses import replace
-
-        from .analysis import estimator
-
-        d = estimator.default_design()
-        n = getattr(d, field).count if count is None else count
-        return replace(d, **{field: getattr(estimator, array)(count=n, params=p)})
-
-    return design
-
-
-def _ramp_design(p, count):
-    from dataclasses import replace
-
-    from .analysis.estimator import CrossbarArray, default_design
-
-    xb = CrossbarArray(count=4 if count is None else count, adc_bits=p.n_bits, adc="ramp", cols_per_ramp=p.n_cols)
-    return replace(default_design(), crossbar=xb)
+    return default_design().with_engine(ENGINE_TYPES[kind].from_params(p, count))
 
 
 def _builtin() -> None:
@@ -451,24 +440,22 @@ def _builtin() -> None:
 
     register(BlockSpec("int-mac", "signed INT MAC lane (baseline)", IntMacParams, _int_mac_component,
                        lambda p: "int_mac", _int_mac_verify, add_params=_int_mac_add, params=_int_mac_params,
-                       example="--width 8 --acc-width 24", workload="xr.cls_resnet18_cifar", engine="int_mac",
-                       design=_int_mac_design))
+                       example="--width 8 --acc-width 24", workload="xr.cls_resnet18_cifar", engine="int_mac"))
     register(BlockSpec("simd-mac", "SIMD mixed-precision MAC engine (XR-NPE style)", SimdMacParams,
                        _simd_component, lambda p: "simd_mac", _simd_verify,
                        quick_tests="test_small_formats_all_pairs|test_dot_products_mixed|test_overflow_saturates|"
                                    "test_latency",
                        add_params=_simd_add, params=_simd_params, from_mapping=_simd_from_mapping,
                        example="--modes fp4_e2m1,posit8_0 --stages 3", workload="xr.cls_resnet18_cifar",
-                       engine="simd", design=_array_design("simd", "SimdArray")))
+                       engine="simd"))
     register(BlockSpec("ternary", "ternary GEMV engine (Sherry 1.25-bit, I2_S, TL2)", TernaryParams,
                        _ternary_component, lambda p: "ternary", _ternary_verify, add_params=_ternary_add,
                        params=_ternary_params, example="--packing tl2 --lanes 6 --group-size 96",
-                       workload="llm.llama32_1b.decode", engine="ternary",
-                       design=_array_design("ternary", "TernaryArray")))
+                       workload="llm.llama32_1b.decode", engine="ternary"))
     register(BlockSpec("ramp-adc", "ramp-ADC nonlinearity (f(x) at the comparator flip)", RampAdcParams,
                        _ramp_component, lambda p: "ramp_adc", _ramp_verify, add_params=_ramp_add,
                        params=_ramp_params, example="--fn gelu --bits 5 --in-bits 8 --in-lsb 0.015625",
-                       workload="rnn.kws_lstm_s", engine="ramp_adc", design=_ramp_design))
+                       workload="rnn.kws_lstm_s", engine="crossbar"))
     for unit, text, example in (("decoder", "number-format decoder (code -> fields)", "--format posit16_1"),
                                 ("encoder", "number-format encoder (fields -> code, RNE)",
                                  "--format posit12_3 --frac-in 20")):

@@ -15,6 +15,8 @@ from npegen.analysis import workloads as W
 from npegen.analysis.energy import EnergyTable
 from npegen.analysis.estimator import (
     CrossbarArray,
+    Design,
+    IntMacArray,
     Memory,
     TernaryArray,
     default_design,
@@ -61,10 +63,10 @@ def test_energy_entries_are_traceable():
 
 def _decode_linears_tokens_per_s(packing: str, gbps: float) -> tuple[float, float]:
     p = TernaryParams(packing=packing, lanes=6 if packing == "tl2" else 8, group_size=96 if packing == "tl2" else 128)
-    d = replace(default_design(), ternary=TernaryArray(count=64, params=p), memory=Memory(dram_gbps=gbps))
+    d = replace(default_design().with_engine(TernaryArray(count=64, params=p)), memory=Memory(dram_gbps=gbps))
     r = estimate(d, W.get_workload("llm.llama32_1b.decode"))
     lin = r.layers[r.layers["precision"] == "ternary"]
-    return 1 / (lin["cycles"].sum() * d.cycle_s), float(r.summary["tokens_per_s"])
+    return 1 / (lin["cycles"].sum() * d.cycle_s), float(r.summary["runs_per_s"])
 
 
 def test_sherry_decode_is_faster_than_2bit_at_fixed_dram_bandwidth(capsys):
@@ -82,7 +84,7 @@ def test_ramp_adc_energy_per_activation_vs_sar_plus_digital(capsys):
     wl = W.get_workload("rnn.kws_lstm_s")
     e = {}
     for adc in ("ramp", "sar"):
-        d = replace(default_design(), crossbar=CrossbarArray(adc=adc, adc_bits=5))
+        d = default_design().with_engine(CrossbarArray(adc=adc, adc_bits=5))
         r = estimate(d, wl)
         rnn = r.layers[r.layers["engine"] == "crossbar"]
         acts = rnn["adc_conversions"].sum()
@@ -101,11 +103,15 @@ def test_ramp_adc_energy_per_activation_vs_sar_plus_digital(capsys):
         (lambda: design_from_dict({"crossbar": {"adc": "flash"}}), ValueError, "'ramp' or 'sar', not 'flash'"),
         (lambda: design_from_dict({"memory": {"sram_kib": 0}}), ValueError, "sram_kib must be a finite number in"),
         (lambda: estimate(design_from_dict({"ternary": None}), W.get_workload("llm.llama32_1b.decode")),
-         ValueError, "needs the ternary engine"),
-        (lambda: estimate(default_design(), Workload("w", (Layer("l", 1, 1, 1, precision="posit8_0"),)))
-         if False else estimate(design_from_dict({"simd": {"params": {"modes": ["posit16_1"]}}}),
-                                Workload("w", (Layer("l", 1, 1, 1, precision="posit8_0"),))),
-         ValueError, "has no mode 'posit8_0'"),
+         ValueError, "needs an engine that runs ternary"),
+        (lambda: estimate(design_from_dict({"simd": {"params": {"modes": ["posit16_1"]}}}),
+                          Workload("w", (Layer("l", 1, 1, 1, precision="posit8_0"),))),
+         ValueError, "needs an engine that runs posit8_0; the design has simd: posit16_1; ternary"),
+        (lambda: estimate(design_from_dict({"simd": {"params": {"modes": ["fp8_e4m3"]}}}),
+                          Workload("w", (Layer("l", 1, 1, 1, precision="fp8_e4m3"),))),
+         ValueError, "no entry 'mac.fp8_e4m3' .SIMD mode fp8_e4m3.; add it to the design file"),
+        (lambda: design_from_dict({"simd": {"count": 1}}).with_engine("gpu"), TypeError, "takes an engine"),
+        (lambda: Design(engines=(IntMacArray(), IntMacArray())), ValueError, "two 'int_mac' engines"),
         (lambda: Layer("l", 0, 1, 1), ValueError, r"m must be an integer in \[1, "),
         (lambda: W.get_workload("llama-7b"), ValueError, "unknown workload 'llama-7b'"),
         (lambda: estimate("design", W.get_workload("rnn.kws_gru_s")), TypeError, "design must be a npegen Design"),

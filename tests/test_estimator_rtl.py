@@ -86,10 +86,10 @@ def test_int_mac_cycles_equal_rtl(stages, sim, seed, tmp_path, monkeypatch):
 #: One engine of each kind, with the default design's parameters (the crossbar: 8 columns per ramp, so the
 #: ramp-ADC bench converts 8 columns at a time; its ADC is :attr:`CrossbarArray.ramp_adc`, as the estimate's).
 _D0 = default_design()
-_DESIGN = replace(_D0, simd=SimdArray(count=1, params=_D0.simd.params),
-                  ternary=TernaryArray(count=1, params=_D0.ternary.params),
-                  int_mac=IntMacArray(lanes=1, params=_D0.int_mac.params),
-                  crossbar=replace(_D0.crossbar, count=1, cols=8, cols_per_ramp=8, cols_per_adc=8))
+_DESIGN = replace(_D0, engines=(SimdArray(count=1, params=_D0.simd.params),
+                                 TernaryArray(count=1, params=_D0.ternary.params),
+                                 IntMacArray(lanes=1, params=_D0.int_mac.params),
+                                 replace(_D0.crossbar, count=1, cols=8, cols_per_ramp=8, cols_per_adc=8)))
 
 
 def _measure(engine: str, sim, seed, tmp_path, monkeypatch) -> tuple[Layer, int]:

@@ -296,8 +296,8 @@ def test_llama_decode_parameters():
         llama32_1b_decode(ctx=0)
     with pytest.raises(TypeError, match="not 1.5"):
         llama32_1b_decode(ctx=1.5)
-    with pytest.raises(ValueError, match="'fp16'"):
-        llama32_1b_decode(head_precision="fp16")
+    with pytest.raises(ValueError, match="'fp17'"):
+        llama32_1b_decode(head_precision="fp17")
 
 
 def test_llama_prefill():

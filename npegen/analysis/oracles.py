@@ -80,9 +80,8 @@ def tpu_like_design() -> Design:
         "sram.large.pj_per_bit": {"value": 416.16 / 2048, "source": f"{zz}: sram_2MB r_cost per 2048 bits"},
         "dram.pj_per_bit": {"value": 700 / 64, "source": f"{zz}: dram r_cost per 64 bits"},
     })
-    return Design(name="tpu_like (npegen mirror)", simd=None, ternary=None, crossbar=None,
-                  int_mac=IntMacArray(lanes=1024), memory=Memory(sram_kib=2048, sram_bytes_per_cycle=256,
-                                                                 dram_gbps=8.0), table=t)
+    return Design(name="tpu_like (npegen mirror)", engines=(IntMacArray(lanes=1024),),
+                  memory=Memory(sram_kib=2048, sram_bytes_per_cycle=256, dram_gbps=8.0), table=t)
 
 
 def zigzag_available() -> bool:

@@ -48,10 +48,10 @@ def estimate_all(design: Design, names=None, progress: Callable[[str], None] | N
         results[name] = r
         s = r.summary
         rows.append({"workload": name, "unit": s["unit"], "GMACs": s["MACs"] / 1e9,
-                     "runs/s": s[f"{s['unit']}s_per_s"], "latency ms": s["latency_s"] * 1e3,
+                     "runs/s": s["runs_per_s"], "latency ms": s["latency_s"] * 1e3,
                      "energy/run mJ": s["energy_per_run_J"] * 1e3, "TOPS/W": s["TOPS_per_W"],
                      "GOPS/mm2": s["GOPS_per_mm2"], "target/s": s["target_rate"],
-                     "meets target (alone)": s.get("meets_target", None),
+                     "meets target (alone)": s["meets_target"],
                      "bound (most cycles)": r.layers.groupby("bound")["cycles"].sum().idxmax()})
         if progress:
             progress(f"estimated {name} ({i}/{len(names)})")
@@ -193,11 +193,11 @@ def key_comparisons(design: Design) -> pd.DataFrame:
     tok, keys = {}, set()
     for pk in ("sherry", "i2s", "tl2"):
         p = TernaryParams(packing=pk, lanes=6 if pk == "tl2" else 8, group_size=96 if pk == "tl2" else 128)
-        d = replace(design, ternary=TernaryArray(count=64, params=p))
+        d = design.with_engine(TernaryArray(count=64, params=p))
         r = estimate(d, dec)
         keys |= _throughput_keys(r)
         lin = r.layers[r.layers["precision"] == "ternary"]
-        tok[pk] = (1 / (lin["cycles"].sum() * d.cycle_s), float(r.summary["tokens_per_s"]))
+        tok[pk] = (1 / (lin["cycles"].sum() * d.cycle_s), float(r.summary["runs_per_s"]))
     keys.discard("design.ternary")  # replaced by the comparison's own engines (see setup)
     setup = "64 ternary engines (Sherry P8 G128, I2_S P8 G128, TL2 P6 G96) so that DRAM is the limit"
     rows.append({"comparison": f"LLaMA-3.2-1B decode linears, tokens/s at {design.memory.dram_gbps:g} GB/s",
@@ -215,7 +215,7 @@ def key_comparisons(design: Design) -> pd.DataFrame:
     e, keys = {}, {"design.tech.node_nm", "design.tech.vdd", f"workload.{wl.name}"}
     xb = design.crossbar or CrossbarArray()
     for adc in ("ramp", "sar"):
-        d = replace(design, crossbar=replace(xb, adc=adc))
+        d = design.with_engine(replace(xb, adc=adc))
         r = estimate(d, wl)
         keys |= {k for k in r.entries if k.startswith(("adc.", "nl."))}
         rl = r.layers
@@ -314,8 +314,6 @@ def report_provenance(design: Design, results: dict, comparisons: pd.DataFrame |
 
 # ---- plots ------------------------------------------------------------------------------------------------
 
-_ENGINE_TITLE = {"simd": "SIMD MAC engines", "ternary": "ternary engines", "int_mac": "INT MAC lanes",
-                 "crossbar": "analog crossbars"}
 _MARKERS = "os^vD<>phP*Xd8H"
 
 
@@ -326,29 +324,6 @@ def _workload_styles(names) -> dict:
     names = list(names)
     cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
     return {n: (cmap(i % cmap.N), _MARKERS[i % len(_MARKERS)]) for i, n in enumerate(names)}
-
-
-def _engine_roofs(design: Design, engine: str, layers: pd.DataFrame) -> list[tuple[str, float, str]]:
-    """``(label, peak ops/cycle, line style)`` of one engine type's compute roofs."""
-    if engine == "simd":
-        p, cnt = design.simd.params, design.simd.count
-        modes = [m for m in p.modes if m in set(layers["mode"])]
-        return [(f"{m}: {cnt} engines x {1 if p.dot else p.lanes(p.modes.index(m))} lanes",
-                 2.0 * cnt * (1 if p.dot else p.lanes(p.modes.index(m))), ls)
-                for m, ls in zip(modes, ("-", "-.", "--", ":"), strict=False)]
-    if engine == "ternary":
-        p, cnt = design.ternary.params, design.ternary.count
-        return [(f"{cnt} engines x {p.weights_per_beat} weights/cycle ({p.packing})", 2.0 * cnt * p.weights_per_beat,
-                 "-")]
-    if engine == "int_mac":
-        return [(f"{design.int_mac.lanes} INT8 lanes", 2.0 * design.int_mac.lanes, "-")]
-    xb = design.crossbar
-    array = 2.0 * xb.count * xb.rows * xb.cols
-    per_read = xb.read_cycles + xb.conversion_cycles
-    conv = (f"{xb.conversion_cycles}-cycle ramp conversion" if xb.adc == "ramp"
-            else f"{xb.conversion_cycles}-cycle SAR conversions")
-    return [(f"array peak, {xb.count} x {xb.rows}x{xb.cols} cells per read (no conversion time)", array, ":"),
-            (f"with the {conv} per read", array / per_read, "-")]
 
 
 def roofline_plots(results: dict, design: Design, out, prefix: str = "roofline") -> dict[str, Path]:
@@ -362,7 +337,8 @@ def roofline_plots(results: dict, design: Design, out, prefix: str = "roofline")
     out = Path(out)
     bpc = design.memory.dram_gbps * 1e9 / (design.tech.clock_mhz * 1e6)
     paths = {}
-    for engine, title in _ENGINE_TITLE.items():
+    for eng in design.engines:
+        engine, title = eng.kind, eng.title
         parts = {n: r.layers[r.layers["engine"] == engine] for n, r in results.items()}
         parts = {n: df for n, df in parts.items() if len(df)}
         if not parts:
@@ -379,7 +355,7 @@ def roofline_plots(results: dict, design: Design, out, prefix: str = "roofline")
             x = df["ops_per_byte"].where(df["ops_per_byte"] < float("inf"), x_inf)
             ax.scatter(x, df["attained_ops_per_cycle"], s=22, marker=mk, color=c, alpha=0.8, edgecolors="none",
                        label=f"{n} ({len(df)} layer{'s' if len(df) > 1 else ''})")
-        roofs = _engine_roofs(design, engine, pd.concat(parts.values()))
+        roofs = eng.roofs(set(pd.concat(parts.values())["mode"]))
         knee = min(p for _, p, _ in roofs) / bpc  # where the lowest roof meets the DRAM slope
         lo = 10 ** (math.floor(math.log10(min(xmin, knee))) - 1)
         xs = [lo * 10 ** (i / 20) for i in range(int(20 * math.log10(x_inf / lo)) + 1)]

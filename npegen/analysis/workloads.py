@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..models import formats as F
 from ..models._checks import check_int
 
 if TYPE_CHECKING:
@@ -45,6 +46,10 @@ __all__ = [
     "Layer",
     "Workload",
     "PRECISIONS",
+    "precisions",
+    "is_precision",
+    "is_format_precision",
+    "register_precision",
     "XRBENCH_MODELS",
     "XRBENCH_SOURCE",
     "xrbench_data_path",
@@ -66,8 +71,40 @@ __all__ = [
     "workload_table",
 ]
 
-#: Precision of a layer's MACs: a SIMD MAC mode, the ternary datapath, the analog crossbar, or INT8.
-PRECISIONS = ("fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "int8", "ternary", "analog", "bf16")
+#: Precisions of a layer's MACs: a named number format (a SIMD MAC mode, ``int8`` for INT MAC lanes,
+#: :func:`npegen.models.formats.names`), the ternary datapath and the analog crossbar. Any ``posit<n>_<es>`` /
+#: ``int<n>`` spec works too, and an estimator engine type adds its own (:func:`register_precision`).
+PRECISIONS = (*F.names(), "ternary", "analog")
+_REGISTERED: list[str] = []
+
+
+def register_precision(name: str) -> None:
+    """Make ``name`` a valid layer precision (an estimator engine type's own, e.g. ``"ternary"``)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a precision is an identifier, not {name!r}")
+    if name not in PRECISIONS and name not in _REGISTERED:
+        _REGISTERED.append(name)
+
+
+def precisions() -> tuple[str, ...]:
+    """The named layer precisions: :data:`PRECISIONS` and those engines registered."""
+    return PRECISIONS + tuple(_REGISTERED)
+
+
+def is_format_precision(value: object) -> bool:
+    """Whether ``value`` names a number format (a MAC layer's precision, not ``"ternary"``/``"analog"``)."""
+    try:
+        F.parse(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def is_precision(value: object) -> bool:
+    """Whether ``value`` is a layer precision: one of :func:`precisions` or a format spec ``parse`` accepts."""
+    if not isinstance(value, str):
+        return False
+    return value in PRECISIONS or value in _REGISTERED or is_format_precision(value)
 
 
 @dataclass(frozen=True)
@@ -84,7 +121,8 @@ class Layer:
     repeat : int
         Times the layer runs per inference (RNN steps, decode tokens). Default 1.
     precision : str
-        One of :data:`PRECISIONS`; the estimator maps it to an engine and a mode.
+        A layer precision (:func:`is_precision`); the estimator runs the layer on the design's first engine that
+        serves it.
     nonlin : int
         Nonlinear activations per run (sigmoid/tanh through an ADC or a digital unit). Default 0.
     kind : str
@@ -116,8 +154,9 @@ class Layer:
         check_int("nonlin", self.nonlin, 0, 1 << 40, context=f" (layer {self.name!r})")
         if self.inputs is not None:
             check_int("inputs", self.inputs, 1, 1 << 40, context=f" (layer {self.name!r})")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"layer {self.name!r}: precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if not is_precision(self.precision):
+            raise ValueError(f"layer {self.name!r}: precision must be one of {precisions()} (or a posit<n>_<es> / "
+                             f"int<n> spec), not {self.precision!r}")
         if self.weight_bits is not None and not (isinstance(self.weight_bits, (int, float))
                                                  and 0 < self.weight_bits <= 64):
             raise ValueError(f"layer {self.name!r}: weight_bits must be in (0, 64], not {self.weight_bits!r}")
@@ -191,11 +230,12 @@ class Workload:
 
 
 def _check_precision(what: str, value: object) -> str:
-    """``value`` if it is one of :data:`PRECISIONS` (``TypeError`` if not a string, else ``ValueError``)."""
+    """``value`` if it is a layer precision (:func:`is_precision`; ``TypeError`` if not a string, else
+    ``ValueError``)."""
     if not isinstance(value, str):
-        raise TypeError(f"{what} must be a string, one of {PRECISIONS}, not {value!r}")
-    if value not in PRECISIONS:
-        raise ValueError(f"{what} must be one of {PRECISIONS}, not {value!r}")
+        raise TypeError(f"{what} must be a string, one of {precisions()}, not {value!r}")
+    if not is_precision(value):
+        raise ValueError(f"{what} must be one of {precisions()} (or a posit<n>_<es> / int<n> spec), not {value!r}")
     return value
 
 

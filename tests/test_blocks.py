@@ -54,16 +54,22 @@ def test_options_are_generated_from_the_params_dataclass():
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
     """The toy block registered for one test (build and synthesis cache under ``tmp_path``)."""
-    from toy_block import SPEC
+    from toy_block import SPEC, ToyAddArray, toy_workload
+
+    from npegen.analysis import engines
+    from npegen.analysis import workloads as W
 
     monkeypatch.setenv("NPEGEN_BUILD_DIR", str(tmp_path / "build"))
     monkeypatch.setenv("NPEGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(W.WORKLOADS, "toy.sums", toy_workload)
     blocks.register(SPEC)
+    engines.register_engine(ToyAddArray)
     try:
         yield SPEC
     finally:
         blocks.unregister(SPEC.name)
-    assert SPEC.name not in blocks.names()
+        engines.unregister_engine(ToyAddArray.kind)
+    assert SPEC.name not in blocks.names() and "toy_add" not in engines.ENGINE_TYPES
 
 
 def test_toy_block_in_the_cli(toy, tmp_path, sim, capsys):
@@ -96,8 +102,8 @@ def test_toy_block_sweeps_and_verifies_through_the_registry(toy, tmp_path, sim, 
     assert list(df["status"]) == ["ok", "ok"], df["error"].tolist()
     assert list(df["tag"]) == ["w2", "w3"] and list(df["verified_tests"]) == [1, 1]
     assert (df["cells"] > 0).all()
-    # the estimator has no engine for the toy block: its points carry synthesis and verification only
-    assert "area_mm2" not in df
+    # the estimator runs the toy engine: the default workload toy.sums on the built-in design plus 2 toy adders
+    assert (df["workload"] == "toy.sums").all() and (df["area_mm2"] > 0).all() and (df["runs_per_s"] > 0).all()
 
     from npegen.cli import main
 
@@ -106,6 +112,44 @@ def test_toy_block_sweeps_and_verifies_through_the_registry(toy, tmp_path, sim, 
     assert main(["sweep", str(doc), "--out", str(tmp_path / "cli"), "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "1 points of toy-add" in out and "1 of 1 points ok" in out
+
+
+def test_toy_engine_in_the_estimator(toy):
+    """The toy block's engine, registered with the estimator: a design file section, its layers mapped to it with
+    its own cycle formula, its energy and provenance rows."""
+    from toy_block import ToyAddParams, toy_workload
+
+    from npegen.analysis.estimator import design_from_dict, estimate, load_design
+
+    design = toy.design(ToyAddParams(width=3), 2)
+    assert design.toy_add.params.width == 3 and design.engine("toy_add").units == 2
+    r = estimate(design, toy_workload())
+    p = ToyAddParams(width=3)
+    # 6 outputs of 5 terms over 2 adders, then 4 outputs of 3 terms: the params' formula, nothing else
+    assert list(r.layers["cycles"]) == [p.job_cycles(3, 5), p.job_cycles(2, 3)] == [15, 6]
+    assert list(r.layers["engine"]) == ["toy_add", "toy_add"] and list(r.layers["mode"]) == ["w3", "w3"]
+    assert r.layers["E_mac_pJ"].sum() == pytest.approx(42 * design.value("add.ternary"))
+    prov = r.provenance
+    assert prov.loc["cycles.toy_add", "status"] == "assumed" and prov.loc["design.toy_add", "value"] == 2
+    # a design file section of the new kind, checked like the others
+    d2 = design_from_dict({"toy_add": {"count": 4, "params": {"width": 5}}, "simd": None})
+    assert d2.toy_add.units == 4 and d2.toy_add.params.width == 5 and d2.simd is None
+    with pytest.raises(ValueError, match="design toy_add params: unknown field 'wdth' .did you mean 'width'"):
+        design_from_dict({"toy_add": {"params": {"wdth": 5}}})
+    with pytest.raises(ValueError, match="needs an engine that runs toy"):
+        estimate(design.without("toy_add"), toy_workload())
+    assert load_design  # the JSON path is design_from_dict's (tests/test_estimator.py)
+
+
+@pytest.mark.synth
+def test_toy_engine_area_is_synthesised(toy):
+    from toy_block import ToyAddParams
+
+    d = toy.design(ToyAddParams(width=3), 2).without("simd", "ternary", "int_mac", "crossbar")
+    d = d.with_synthesized_areas()
+    assert dict(d.areas)["toy_add"] > 0
+    (part,) = [p for p in d.area_parts() if p["component"].startswith("toy_add")]
+    assert part["count"] == 2 and part["mm2"] > 0
 
 
 def test_sweeps_refuse_unregistered_blocks():

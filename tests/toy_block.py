@@ -1,9 +1,11 @@
 """A throwaway toy block for ``tests/test_blocks.py``: the four files of README "Adding a block" in one module.
 
-The model (:class:`ToyAddParams`, :func:`ref_toy_add`), the generator (:class:`ToyAdd`), the cocotb testbench
-(:func:`test_all_pairs`) with its runner (:func:`verify_toy_add`), and the registry entry (:data:`SPEC`, which the
-test registers and unregisters). cocotb imports this module inside the simulator as ``toy_block`` (``tests/`` is on
-the pytest process's ``sys.path``, which the cocotb runner passes on).
+The model (:class:`ToyAddParams` with its cycle formula, :func:`ref_toy_add`), the generator (:class:`ToyAdd`), the
+cocotb testbench (:func:`test_all_pairs`) with its runner (:func:`verify_toy_add`), the estimator engine
+(:class:`ToyAddArray`, README "Adding an engine"), a workload (:func:`toy_workload`), and the registry entry
+(:data:`SPEC`, which the test registers and unregisters with the engine and the workload). cocotb imports this
+module inside the simulator as ``toy_block`` (``tests/`` is on the pytest process's ``sys.path``, which the cocotb
+runner passes on).
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class ToyAddParams:
     @classmethod
     def from_env(cls) -> ToyAddParams:
         return cls(width=int(os.environ["PARAM_WIDTH"]))
+
+    def job_cycles(self, outputs: int, k: int) -> int:
+        """Cycles of ``outputs`` sums of ``k`` terms on one adder: one addition per cycle, no latency."""
+        return outputs * k
 
 
 def ref_toy_add(a, b) -> np.ndarray:
@@ -114,6 +120,59 @@ def verify_toy_add(params: ToyAddParams, *, sim=None, seed=None, testcase=None, 
                       env=params.to_env(), tag=params.tag, sim=sim, seed=seed, testcase=testcase, **kw)
 
 
+# ---- analysis: the estimator engine (README "Adding an engine") -----------------------------------------------
+
+from typing import ClassVar  # noqa: E402 - the sections stand for separate files
+
+from npegen.analysis.engines import Engine, LayerCycles, LayerEnergy  # noqa: E402
+from npegen.analysis.workloads import Layer, Workload  # noqa: E402
+
+
+@dataclass(frozen=True)
+class ToyAddArray(Engine):
+    """``count`` toy adders; runs ``"toy"`` layers (a sum of ``k`` terms per output, one addition per cycle)."""
+
+    kind: ClassVar[str] = "toy_add"
+    title: ClassVar[str] = "toy adders"
+    params_class: ClassVar[type] = ToyAddParams
+    PRECISIONS: ClassVar[tuple[str, ...]] = ("toy",)
+    cycle_rows: ClassVar[dict] = {"cycles.toy_add": ("assumed", "toy adder: ToyAddParams.job_cycles, one addition "
+                                                                "per cycle (a test's throwaway engine)")}
+
+    count: int = 2
+    params: ToyAddParams = field(default_factory=ToyAddParams)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= 1024:
+            raise ValueError(f"toy_add count must be an integer in [1, 1024], not {self.count!r}")
+
+    def precisions(self) -> tuple[str, ...]:
+        return ("toy",)
+
+    def act_bits(self, layer: Layer) -> float:
+        return self.params.width
+
+    def cycles(self, layer: Layer) -> LayerCycles:
+        per_adder = -(-(layer.groups * layer.m * layer.n) // self.count)
+        return LayerCycles(peak=self.count, beats=self.params.job_cycles(per_adder, layer.k) * layer.repeat,
+                           mode=self.params.tag, parallel_outputs=self.count)
+
+    def energy(self, layer: Layer, prices) -> LayerEnergy:
+        return LayerEnergy(layer.macs * prices("add.ternary"))  # the table's 8-bit addition
+
+    def component(self):
+        return ToyAdd.from_params(self.params), f"toy_add_{self.params.tag}"
+
+    def describe(self):
+        return self.count, "adders", f"toy adders {self.params.tag}"
+
+
+def toy_workload() -> Workload:
+    """Two layers of sums: 6 outputs of 5 terms, then 4 of 3."""
+    return Workload("toy.sums", (Layer("a", 2, 3, 5, precision="toy"), Layer("b", 1, 4, 3, precision="toy")),
+                    unit="run")
+
+
 # ---- the one registry entry -----------------------------------------------------------------------------------
 
 
@@ -121,7 +180,8 @@ def _spec():
     from npegen.blocks import BlockSpec
 
     return BlockSpec("toy-add", "toy unsigned adder (a test's throwaway block)", ToyAddParams, ToyAdd.from_params,
-                     lambda p: f"toy_add_{p.tag}", verify_toy_add, example="--width 3")
+                     lambda p: f"toy_add_{p.tag}", verify_toy_add, example="--width 3", workload="toy.sums",
+                     engine="toy_add")
 
 
 SPEC = _spec()

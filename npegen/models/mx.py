@@ -132,7 +132,7 @@ def _int_codes(name: str, codes, hi: int) -> np.ndarray:
         raise TypeError(f"{name} codes must be integers, not dtype {c.dtype}")
     if c.size and (c.min() < 0 or c.max() > hi):
         bad = int(c.min()) if c.min() < 0 else int(c.max())
-        raise ValueError(f"{name} codes must be in [0, {hi}]; got {bad}")
+        raise ValueError(f"{name} codes must be in [0, {hi}] ({hi.bit_length()}-bit); got {bad}")
     return c
 
 
@@ -154,13 +154,9 @@ def e8m0_decode(codes) -> np.ndarray:
     TypeError
         Non-integer codes.
     ValueError
-        A code outside [0, 255] (the message says "E8M0 codes are 8-bit").
+        A code outside [0, 255].
     """
-    c = np.asarray(codes)
-    if c.dtype.kind not in "ui":
-        raise TypeError(f"E8M0 codes must be integers, not dtype {c.dtype}")
-    if c.size and (c.min() < 0 or c.max() > 0xFF):
-        raise ValueError(f"E8M0 codes are 8-bit, in [0, 255]; got {int(c.min()) if c.min() < 0 else int(c.max())}")
+    c = _int_codes("E8M0", codes, 0xFF)
     v = np.ldexp(1.0, c.astype(np.int64) - 127)
     return np.where(c == E8M0_NAN, np.nan, v)
 

@@ -36,41 +36,77 @@ def _dataclass_fields(cls) -> tuple[dataclasses.Field, ...]:
     return tuple(f for f in dataclasses.fields(cls) if f.init)
 
 
-def _option_type(cls, f: dataclasses.Field):
-    """The ``type=`` of ``f``'s option: from its annotation (``int``, ``float``, ``str``, ``bool``, optionally
-    ``| None``), else from its default; ``str`` when neither says."""
+def _hint(cls, f: dataclasses.Field):
     try:
-        hint = typing.get_type_hints(cls).get(f.name)
+        return typing.get_type_hints(cls).get(f.name)
     except Exception:  # noqa: BLE001 - an annotation that does not resolve: fall back to the default's type
-        hint = None
+        return None
+
+
+def _option_type(cls, f: dataclasses.Field):
+    """The ``type=`` of ``f``'s option: from its annotation (``int``, ``float``, ``str``, ``bool``, a ``Literal``
+    of strings, optionally ``| None``), else from its default; ``str`` when neither says."""
+    hint = _hint(cls, f)
     args = [a for a in typing.get_args(hint) if a is not type(None)] if hint is not None else []
     if hint in (int, float, str, bool):
         return hint
     if len(args) == 1 and args[0] in (int, float, str, bool):
         return args[0]
+    if typing.get_origin(hint) is typing.Literal:
+        return str
     default = f.default if f.default is not dataclasses.MISSING else None
     return type(default) if isinstance(default, (int, float, str, bool)) else str
+
+
+def param_docs(cls) -> dict[str, str]:
+    """``{field: description}`` from the numpydoc ``Parameters`` section of ``cls``'s docstring (roles and
+    double backticks removed, one line each)."""
+    import inspect
+    import re
+
+    doc = inspect.getdoc(cls) or ""
+    m = re.search(r"^Parameters\n-+\n(.*?)(?=^\w[\w ]*\n-+\n|\Z)", doc, re.S | re.M)
+    out: dict[str, list[str]] = {}
+    cur = None
+    for line in (m.group(1) if m else "").splitlines():
+        head = re.match(r"^(\w+)\s*:", line)
+        if head:
+            cur = head.group(1)
+            out[cur] = []
+        elif cur is not None and line.startswith(" ") and line.strip():
+            out[cur].append(line.strip())
+        elif not line.strip() and cur is not None and out[cur]:
+            cur = None  # the first paragraph only
+    text = {k: re.sub(r":\w+:`~?([^`]+)`", r"\1", " ".join(v)).replace("``", "") for k, v in out.items()}
+    return {k: v for k, v in text.items() if v}
 
 
 def add_dataclass_options(parser: argparse.ArgumentParser, cls, title: str) -> None:
     """One ``--field-name`` option per init field of the dataclass ``cls``, in an argument group ``title``.
 
-    The type comes from the annotation (or the default), the default from the field, the help from
-    ``field(metadata={"help": ...})`` (else the field's name); a ``bool`` field is ``--name/--no-name``.
+    The type comes from the annotation (or the default; a ``Literal`` gives the choices), the default from the
+    field, the help from ``field(metadata={"help": ...})``, else from the field's entry in the numpydoc
+    ``Parameters`` section of the class docstring (:func:`param_docs`), else the field's name; a ``bool`` field is
+    ``--name/--no-name``.
     """
     g = parser.add_argument_group(title)
+    docs = param_docs(cls)
     for f in _dataclass_fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else None
         if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             default = f.default_factory()  # type: ignore[misc]
         typ = _option_type(cls, f)
-        text = f.metadata.get("help", f.name.replace("_", " "))
+        text = f.metadata.get("help", docs.get(f.name, f.name.replace("_", " ")))
+        text = text.replace("%", "%%")
         opt = "--" + f.name.replace("_", "-")
         if typ is bool:
             g.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
                            help=f"{text} (default {default})")
-        else:
-            g.add_argument(opt, dest=f.name, type=typ, default=default, help=f"{text} (default {default})")
+            continue
+        hint = _hint(cls, f)
+        choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+        g.add_argument(opt, dest=f.name, type=typ, default=default, choices=choices,
+                       help=f"{text} (default {default})")
 
 
 @dataclass(frozen=True)
@@ -231,21 +267,6 @@ def quick_verify(block: str, params) -> int:
 # ---- today's blocks -----------------------------------------------------------------------------------------
 
 
-def _int_mac_add(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("int-mac design point")
-    g.add_argument("--width", type=int, default=8, help="operand width in bits, 2..32 (default 8)")
-    g.add_argument("--acc-width", type=int, default=None,
-                   help="accumulator width, 2*width..64 (default 2*width+8)")
-    g.add_argument("--overflow", default="wrap", help="wrap | saturate (default wrap)")
-    g.add_argument("--stages", type=int, default=1, help="pipeline depth = latency in cycles, 1..8 (default 1)")
-
-
-def _int_mac_params(a: argparse.Namespace):
-    from .models.int_mac import IntMacParams
-
-    return IntMacParams(width=a.width, acc_width=a.acc_width, overflow=a.overflow, stages=a.stages)
-
-
 def _int_mac_component(params):
     from .hw.int_mac import IntMac
 
@@ -353,23 +374,6 @@ def _simd_verify(p, **kw):
     return verify_simd_mac(p, **kw)
 
 
-def _ternary_add(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("ternary design point")
-    g.add_argument("--packing", default="sherry", help="sherry | i2s | tl2 (default sherry)")
-    g.add_argument("--lanes", type=int, default=8, help="blocks of 4 weights per beat, P (default 8)")
-    g.add_argument("--group-size", type=int, default=128, help="weights per group sum (default 128)")
-    g.add_argument("--epilogue", default="fp16",
-                   help="fp16 (exact FP16 scale/bias, one fixed-point result per row) | none (group sums)")
-    g.add_argument("--max-k", type=int, default=65536, help="longest row the row accumulator holds (default 65536)")
-
-
-def _ternary_params(a: argparse.Namespace):
-    from .models.ternary import TernaryParams
-
-    return TernaryParams(lanes=a.lanes, packing=a.packing, group_size=a.group_size,
-                         epilogue=getattr(a, "epilogue", "fp16"), max_k=getattr(a, "max_k", 65536))
-
-
 def _ternary_component(p):
     from .hw.ternary import TernaryEngine
 
@@ -439,8 +443,8 @@ def _builtin() -> None:
     from .models.ternary import TernaryParams
 
     register(BlockSpec("int-mac", "signed INT MAC lane (baseline)", IntMacParams, _int_mac_component,
-                       lambda p: "int_mac", _int_mac_verify, add_params=_int_mac_add, params=_int_mac_params,
-                       example="--width 8 --acc-width 24", workload="xr.cls_resnet18_cifar", engine="int_mac"))
+                       lambda p: "int_mac", _int_mac_verify, example="--width 8 --acc-width 24",
+                       workload="xr.cls_resnet18_cifar", engine="int_mac"))
     register(BlockSpec("simd-mac", "SIMD mixed-precision MAC engine (XR-NPE style)", SimdMacParams,
                        _simd_component, lambda p: "simd_mac", _simd_verify,
                        quick_tests="test_small_formats_all_pairs|test_dot_products_mixed|test_overflow_saturates|"
@@ -449,8 +453,8 @@ def _builtin() -> None:
                        example="--modes fp4_e2m1,posit8_0 --stages 3", workload="xr.cls_resnet18_cifar",
                        engine="simd"))
     register(BlockSpec("ternary", "ternary GEMV engine (Sherry 1.25-bit, I2_S, TL2)", TernaryParams,
-                       _ternary_component, lambda p: "ternary", _ternary_verify, add_params=_ternary_add,
-                       params=_ternary_params, example="--packing tl2 --lanes 6 --group-size 96",
+                       _ternary_component, lambda p: "ternary", _ternary_verify,
+                       example="--packing tl2 --lanes 6 --group-size 96",
                        workload="llm.llama32_1b.decode", engine="ternary"))
     register(BlockSpec("ramp-adc", "ramp-ADC nonlinearity (f(x) at the comparator flip)", RampAdcParams,
                        _ramp_component, lambda p: "ramp_adc", _ramp_verify, add_params=_ramp_add,

@@ -62,7 +62,7 @@ def test_emit_verilog_validates(tmp_path):
         (["generate", "int-mac", "--width", "0", "-o", "x"], "width must be an integer in [2, 32], not 0"),
         (["generate", "int-mac", "--width", "8", "--acc-width", "12", "-o", "x"],
          "acc_width must be an integer in [16, 64]"),
-        (["generate", "int-mac", "--overflow", "clamp", "-o", "x"], "overflow must be one of"),
+        (["generate", "int-mac", "--overflow", "clamp", "-o", "x"], "argument --overflow: invalid choice: 'clamp'"),
         (["generate", "int-mac", "--width", "eight", "-o", "x"], "invalid int value: 'eight'"),
         (["generate", "int-mac"], "the following arguments are required: -o/--output"),
         (["verify", "int-mac", "--sim", "questa"], "sim must be one of ('icarus', 'verilator'), not 'questa'"),
@@ -162,3 +162,28 @@ def test_demo_prints_its_table(tmp_path, seed, blocks):
 def test_demo_rejects_unknown_blocks(tmp_path):
     r = run_cli("demo", "--blocks", "int-mac,frob", cwd=tmp_path)
     assert r.returncode == 2 and "unknown block(s) ['frob']" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_formats_lists_and_shows_value_tables(capsys):
+    from npegen.models import formats as F
+
+    table = F.format_table()
+    assert list(table["format"]) == F.names()
+    assert dict(zip(table["format"], table["specials"], strict=True))["fp8_e4m3"] == "-0, NaN"  # OCP E4M3 has no Inf
+    assert main(["formats"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(table.to_string(index=False)) and "'npegen formats show NAME'" in out
+    for name, special in (("fp4_e2m1", "-0"), ("posit4_1", "NaR")):
+        assert main(["formats", "show", name]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines == F.value_table(F.parse(name)) and len(lines) == 17
+        assert lines[0].split() == ["code", "bits", "value", "sign", "scale", "sig"]
+        assert lines[9].split()[:3] == ["0x8", "1000", special]
+    assert F.value_table(F.get("fp8_e5m2"))[1 + 0x7C].split()[2] == "inf"
+    for argv, message in ((["formats", "show", "posit32_2"], "posit32_2 has 4294967296 codes; a value table lists "
+                                                             "formats of at most 16 bits"),
+                          (["formats", "show"], "usage: npegen formats [show NAME], not 'show'"),
+                          (["formats", "show", "nope"], "unknown format 'nope'")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err

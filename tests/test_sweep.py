@@ -17,11 +17,11 @@ import pytest
 from npegen.analysis.sweep import METRICS, Space, load_results, pareto_mask, pareto_plot, point_key, run_sweep
 
 # int-mac points synthesise in a few seconds (and come from the synthesis cache after the first run)
-SPACE = dict(name="intmac", block="int-mac", params={"width": [4, 6, 8], "stages": [1, 2], "count": [64],
+SPACE = dict(name="intmac", block="int-mac", params={"width": [8, 10, 12], "stages": [1, 2], "count": [64],
                                                      "workload": "xr.vio_ulvio", "precision": "int8"})
 # a bigger space for the kill test, so the sweep is still running when two points have finished (12 points,
 # 4 engines to synthesise: the counts share an engine)
-KILL_SPACE = dict(name="intmac_kill", block="int-mac", params={"width": [4, 8], "stages": [1, 2],
+KILL_SPACE = dict(name="intmac_kill", block="int-mac", params={"width": [8, 12], "stages": [1, 2],
                                                                "count": [16, 64, 256], "workload": "xr.vio_ulvio",
                                                                "precision": "int8"})
 RESULT_COLS = ["key", "status", "error", "width", "stages", "cells", "transistors", "runs_per_s", "energy_per_run_J"]

@@ -377,9 +377,11 @@ class TernaryArray(Engine):
 
 @dataclass(frozen=True)
 class IntMacArray(Engine):
-    """``lanes`` INT MAC lanes (:class:`IntMacParams`); runs ``int<width>`` layers.
+    """``lanes`` INT MAC lanes (:class:`IntMacParams`); runs ``int<n>`` layers for ``2 <= n <= width`` (a lane
+    multiplies narrower integers exactly).
 
-    Cycles: :meth:`IntMacParams.job_cycles`. Energy: ``mac.int<width>`` per MAC.
+    Cycles: :meth:`IntMacParams.job_cycles`. Energy: ``mac.int<n>`` per MAC, the entry of the layer's precision
+    (an INT8 MAC on a wider lane is charged as an INT8 MAC: the table has no per-lane-width entries yet).
     """
 
     kind: ClassVar[str] = "int_mac"
@@ -398,7 +400,7 @@ class IntMacArray(Engine):
         _check_params(self)
 
     def precisions(self) -> tuple[str, ...]:
-        return (f"int{self.params.width}",)
+        return tuple(f"int{n}" for n in range(self.params.width, 1, -1))
 
     def cycles(self, layer: W.Layer) -> LayerCycles:
         p = self.params

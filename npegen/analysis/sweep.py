@@ -56,7 +56,6 @@ import operator
 import os
 import re
 import signal
-import tempfile
 import time
 import traceback
 import warnings
@@ -70,7 +69,7 @@ import pandas as pd
 
 __all__ = ["Space", "Constraint", "SweepStoreError", "SweepWarning", "SAMPLERS", "ESTIMATOR_KEYS", "METRICS",
            "NUMERIC_METRICS", "MAX_POINTS", "CONSTRAINT_LIMITS", "block_parameters", "evaluate_point", "run_sweep",
-           "load_results", "pareto_mask", "pareto_plot",
+           "load_results", "pareto_mask", "pareto_plot", "connect_dask", "pareto_axes", "summarize",
            "BLOCKS"]  # noqa: F822 - from the module __getattr__ (read from the block registry when asked)
 
 SAMPLERS = ("grid", "random", "lhs")
@@ -725,11 +724,10 @@ def point_key(block: str, point: Mapping) -> str:
 
 
 def _block_design(block: str, gen: dict, est: dict):
-    """(component, top, params, Design or None, engine kind) of one point, from the block's registry entry."""
+    """(registry entry, design point, Design or None) of one point."""
     spec = _spec(block)
     p = spec.new_params(gen)
-    design = spec.design(p, est.get("count")) if spec.design is not None else None
-    return spec.component(p), spec.top(p), p, design, spec.engine
+    return spec, p, (spec.design(p, est.get("count")) if spec.design is not None else None)
 
 
 def _quick_verify(block: str, params) -> int:
@@ -741,14 +739,14 @@ def evaluate_point(block: str, point: Mapping, verifier: Callable | None = None)
     """Generate, synthesise, (verify,) and estimate one point: a flat dict of metrics. Raises on bad input."""
     from dataclasses import replace
 
-    from ..hw.synth import synthesize
+    from ..flow import synthesise
     from .estimator import Memory, Tech, estimate
     from .workloads import get_workload
 
     point = dict(point)
     est = {k: point.pop(k) for k in list(point) if k in ESTIMATOR_KEYS}
-    comp, top, params, design, kind = _block_design(block, point, est)
-    rep = synthesize(comp, top=top, tag=params.tag, quiet=True)
+    spec, params, design = _block_design(block, point, est)
+    rep = synthesise(spec, params, quiet=True)
     m = {"tag": params.tag, "latency": params.latency, "cells": rep.cells, "transistors": rep.transistors,
          "luts": rep.luts, "ffs": rep.ffs, "synth_s": rep.seconds, "synth_cached": rep.cached}
     if verifier is not None:
@@ -763,18 +761,17 @@ def evaluate_point(block: str, point: Mapping, verifier: Callable | None = None)
         mem = Memory(sram_kib=float(est.get("sram_kib", mem.sram_kib)),
                      sram_bytes_per_cycle=mem.sram_bytes_per_cycle,
                      dram_gbps=float(est.get("dram_gbps", mem.dram_gbps)))
-    areas = {kind: rep.transistors}
     design = replace(design, tech=Tech(tech.node_nm, tech.vdd, tech.clock_mhz), memory=mem,
-                     areas=tuple(areas.items()))
-    wl = get_workload(est.get("workload", _spec(block).workload))
-    if "precision" in est:  # the SIMD-engine layers only (ternary and analog layers stay where they are)
-        from .estimator import SIMD_PRECISIONS
+                     areas=((spec.area_kind, rep.transistors),))
+    wl = get_workload(est.get("workload", spec.workload))
+    if "precision" in est:  # the number-format layers only (ternary and analog layers stay where they are)
+        from .workloads import is_format_precision
 
-        wl = replace(wl, layers=tuple(ly.with_precision(est["precision"]) if ly.precision in SIMD_PRECISIONS
+        wl = replace(wl, layers=tuple(ly.with_precision(est["precision"]) if is_format_precision(ly.precision)
                                       else ly for ly in wl.layers))
     r = estimate(design, wl)
     s = r.summary
-    m.update({"workload": wl.name, "runs_per_s": float(s[f"{s['unit']}s_per_s"]),
+    m.update({"workload": wl.name, "runs_per_s": float(s["runs_per_s"]),
               "energy_per_run_J": float(s["energy_per_run_J"]),
               "energy_per_op_pJ": float(s["energy_per_run_J"]) * 1e12 / (2 * wl.macs),
               "power_W": float(s["power_W_at_max_rate"]), "TOPS_per_W": float(s["TOPS_per_W"]),
@@ -882,18 +879,12 @@ def load_results(path) -> pd.DataFrame:
     return df
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """``path`` holds either its old content or all of ``text``, never a part (a kill or Ctrl-C included)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _atomic_write(path: Path, write) -> None:
+    """``path`` holds either its old content or all of ``write`` (text, or ``write(tmp)``), never a part (a kill or
+    Ctrl-C included): :func:`npegen.flow.write_atomic`."""
+    from ..flow import write_atomic
+
+    write_atomic(path, write)
 
 
 def _append(path: Path, row: dict) -> None:
@@ -1010,11 +1001,11 @@ def _prepare_store(out: Path) -> None:
 
 def _synth_only(block: str, gen: dict) -> None:
     """Synthesise one engine configuration into the cache (errors are left to the points to report)."""
-    from ..hw.synth import synthesize
+    from ..flow import synthesise
 
     try:
-        comp, top, params, _, _ = _block_design(block, dict(gen), {})
-        synthesize(comp, top=top, tag=params.tag, quiet=True)
+        spec, params, _ = _block_design(block, dict(gen), {})
+        synthesise(spec, params, quiet=True)
     except Exception:  # noqa: S110 - the point's own evaluation records the error
         pass
 
@@ -1211,12 +1202,57 @@ def pareto_plot(df: pd.DataFrame, x: str, y: str, path, *, objectives: Mapping[s
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:  # never a half-written plot, a Ctrl-C included
-        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png"))
     return path
+
+
+# ---- running and summarising a sweep (npegen sweep) --------------------------------------------------------------
+
+
+def connect_dask(address: str):
+    """A ``distributed.Client`` of the Dask scheduler at ``address`` (its ``get_executor()`` runs a sweep's points
+    on the cluster); a one-line ``ValueError`` when the ``distributed`` package is missing or the scheduler cannot be
+    reached within 10 s."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--dask needs the 'distributed' package (pip install distributed)") from None
+    try:
+        return Client(address, timeout="10s")
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is one line
+        msg = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"cannot reach the Dask scheduler at {address!r}: {msg}") from None
+
+
+def pareto_axes(spec: str) -> tuple[str, str]:
+    """The metrics ``(x, y)`` of a Pareto plot named ``"X,Y"`` (two of :data:`NUMERIC_METRICS`); a ``ValueError``
+    naming the choices otherwise."""
+    x, sep, y = str(spec).partition(",")
+    if not sep or x not in NUMERIC_METRICS or y not in NUMERIC_METRICS:
+        raise ValueError(f"--pareto must be two metrics X,Y from {', '.join(NUMERIC_METRICS)}; not {spec!r}")
+    return x, y
+
+
+def summarize(df: pd.DataFrame, name: str, out, *, pareto: tuple[str, str] = ("area_mm2", "energy_per_op_pJ"),
+              seconds: float | None = None) -> tuple[str, int]:
+    """What ``npegen sweep`` prints about ``df`` (:func:`run_sweep`'s result for sweep ``name`` in the store ``out``),
+    and the number of failed points.
+
+    The text: how many points are ok (in ``seconds``), the failed points' errors, the Pareto plot of the two
+    ``pareto`` metrics (written to ``out/pareto.png`` when the ok points have them) and a table of the ok points.
+    """
+    out = Path(out)
+    ok = df[df["status"] == "ok"] if not df.empty else df
+    n_bad = len(df) - len(ok)
+    took = "" if seconds is None else f" in {seconds:.0f} s"
+    lines = [f"{len(ok)} of {len(df)} points ok{took}; results {out / 'results.csv'}"]
+    if n_bad:
+        lines.append(df[df["status"] != "ok"][["key", "error"]].to_string(index=False))
+    if len(ok):
+        x, y = pareto
+        if x in ok and y in ok:
+            lines.append(f"Pareto plot {pareto_plot(ok, x, y, out / 'pareto.png', label='tag', title=f'sweep {name}')}")
+        cols = [c for c in ("tag", "transistors", "area_mm2", "runs_per_s", "energy_per_op_pJ", "TOPS_per_W")
+                if c in ok]
+        lines.append(ok[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return "\n".join(lines), n_bad

@@ -981,3 +981,57 @@ def parse(spec: str) -> Format:
     if mi:
         return Int(int(mi.group(1)))
     raise ValueError(f"unknown format {short_repr(spec)}; use one of {', '.join(NAMED)}, posit<n>_<es> or int<n>")
+
+
+# ---- tables (``npegen formats``) ------------------------------------------------------------------------------
+
+__all__ += ["specials", "format_table", "value_table"]
+
+
+def specials(fmt: Format) -> str:
+    """The special values of ``fmt``, by its type: ``"NaR"`` for a posit; ``-0``, ``Inf`` and ``NaN`` as the
+    minifloat has them; ``"-"`` for an integer format."""
+    if isinstance(fmt, Posit):
+        return "NaR"
+    if isinstance(fmt, Minifloat):
+        return ", ".join(["-0"] + (["Inf"] if fmt.has_inf else []) + (["NaN"] if fmt.has_nar else []))
+    return "-"
+
+
+def format_table(formats=None):
+    """A pandas DataFrame of ``formats`` (default: every named format), one row each: bits, codes, range, fraction
+    bits, scale range, exact product and K=32 accumulator widths, special values."""
+    import pandas as pd
+
+    rows = []
+    for f in (NAMED[n] for n in names()) if formats is None else (parse(f) for f in formats):
+        rows.append({"format": f.name, "bits": f.nbits, "codes": f.n_codes, "max": f.max_value,
+                     "min >0": f.min_positive, "frac bits": f.frac_bits,
+                     "scale range": f"{f.scale_min}..{f.scale_max}", "exact product bits": f.exact_product_bits,
+                     "acc bits (K=32)": f.exact_acc_bits(32), "specials": specials(f)})
+    return pd.DataFrame(rows)
+
+
+def value_table(fmt: Format) -> list[str]:
+    """Every code of ``fmt`` (at most 16 bits) with its bits, value (``-0``, ``inf``, ``NaN``/``NaR`` by name),
+    sign, scale and significand: a header line and one line per code."""
+    if fmt.nbits > 16:
+        raise ValueError(f"{fmt.name} has {fmt.n_codes} codes; a value table lists formats of at most 16 bits")
+    codes = np.arange(fmt.n_codes)
+    d = fmt.decompose(codes)
+    vals = fmt.decode(codes)
+    w = (fmt.nbits + 3) // 4
+    lines = [f"{'code':>{w + 2}}  {'bits':>{fmt.nbits}}  {'value':>24}  sign  scale  sig"]
+    nar = "NaR" if isinstance(fmt, Posit) else "NaN"
+    for c in codes.tolist():
+        if d.nar[c]:
+            v = nar
+        elif d.inf[c]:
+            v = "-inf" if d.sign[c] else "inf"
+        elif d.zero[c]:
+            v = "-0" if d.sign[c] else "0"
+        else:
+            v = repr(float(vals[c]))
+        lines.append(f"{c:#0{w + 2}x}  {c:0{fmt.nbits}b}  {v:>24}  {int(d.sign[c]):>4}  {int(d.scale[c]):>5}  "
+                     f"{int(d.sig[c]):#x}")
+    return lines

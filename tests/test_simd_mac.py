@@ -1,7 +1,9 @@
 # amaranth: UnusedElaboratable=no
 """SIMD MAC engine: parameter validation; the beat-level model against independent oracles (SoftPosit quires,
-exact rationals from the posit rules, ml_dtypes FP4, saturating integers, hand-computed cases); the RTL in the
-Amaranth simulator (``rtl_*``) against the model (``ref_*``) for the shared engine and the per-format baseline.
+exact rationals from the posit rules, ml_dtypes FP4, saturating integers, hand-computed cases; minifloats - FP8
+E4M3 / E5M2, BF16, FP16 - from ml_dtypes values, exact ``Fraction`` sums and a round-to-nearest-even oracle over
+the value table, and ``Minifloat.dot``); the RTL in the Amaranth simulator (``rtl_*``) against the model (``ref_*``)
+for the shared engine and the per-format baseline.
 
 Every wait of the producer and the consumer is bounded by a :class:`~npegen.sim.util.Watchdog` of ``latency``
 cycles counted only while ``o.ready`` is high; each result is compared with the model as it arrives, so a lost,
@@ -9,6 +11,8 @@ extra or wrong result fails at once with a message naming its dot product."""
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 from fractions import Fraction
 from functools import cache
 
@@ -22,8 +26,16 @@ from exact_oracles import frac_posit_values, frac_round  # tests/ is on sys.path
 from npegen.hw.simd_mac import SimdMac
 from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models import formats as F
-from npegen.models.simd_mac import SimdMacParams, ref_simd_mac
-from npegen.sim.tb_simd_mac import as_tuple, field_diff, mixed_dot_products, reserved_mode_beats, rounding_tie_beats
+from npegen.models.simd_mac import DEFAULT_MODES, MAX_ACC_BITS, SimdMacParams, ref_simd_mac
+from npegen.sim.tb_simd_mac import (
+    as_tuple,
+    corner_codes,
+    field_diff,
+    minifloat_special_dots,
+    mixed_dot_products,
+    reserved_mode_beats,
+    rounding_tie_beats,
+)
 from npegen.sim.util import Watchdog, await_accept
 
 # ---- validation -------------------------------------------------------------------------------------------
@@ -55,6 +67,22 @@ def test_invalid_parameters(kwargs, exc, match):
         SimdMacParams(**kwargs)
     with pytest.raises(exc, match=match):
         SimdMac(**kwargs)
+
+
+def test_minifloat_design_points():
+    """Minifloat modes are accepted, with their exact accumulator widths (hand-computed: E4M3 products span
+    2**-18 .. 448**2 < 2**18, 36 magnitude bits; E5M2 2**-32 .. 57344**2 < 2**32, 64; BF16 2**-266 .. < 2**256,
+    522), and BF16 added to the four default modes stays within the accumulator bound."""
+    q = SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0"))
+    assert [q.lanes(i) for i in range(3)] == [2, 2, 2] and [q.acc_bits(i) for i in range(3)] == [45, 73, 34]
+    p = SimdMacParams(modes=DEFAULT_MODES + ("bf16",))
+    assert p.acc_bits(4) == 522 + 8 + 1 and p.acc_width(0) == 531
+    assert p.acc_bits_total == 531 + 34 + 26 + 26 == 617 <= MAX_ACC_BITS
+    assert SimdMacParams(modes=DEFAULT_MODES + ("bf16",), shared=False).acc_bits_total == 893 <= MAX_ACC_BITS
+    assert SimdMacParams(modes=("fp16",)).acc_bits(0) == 80 + 9  # 2**-48 .. 65504**2 < 2**32
+    with pytest.raises(ValueError, match=r"mode 'bf16' \(16-bit lanes\) does not tile a 8-bit word"):
+        SimdMacParams(modes=("bf16",), word_bits=8)
+    SimdMac.from_params(q)  # constructs
 
 
 def test_default_design_point():
@@ -110,7 +138,9 @@ def oracle_dot(name: str, pairs, out: str | None = None) -> tuple[Fraction, bool
     """(exact sum, NaR met, code of the sum in ``out`` or the mode's own format) of the code pairs ``pairs``,
     from the oracles above: SoftPosit's quire for Posit(8,0) / Posit(16,1), SoftPosit's double -> posit16
     conversion of an exact double for ``out_format`` Posit(16,1), the posit rule for Posit(4,1) and es=2
-    posits, ml_dtypes for FP4, saturating integers for INT8."""
+    posits, ml_dtypes for FP4, saturating integers for INT8; minifloats with NaN from :func:`_oracle_mf_dot`."""
+    if name in _MF_DTYPES:
+        return _oracle_mf_dot(name, [(int(x), int(y)) for x, y in pairs], out)
     vals = [(_value(name, int(x)), _value(name, int(y))) for x, y in pairs]
     nar = any(u is None or v is None for u, v in vals)
     exact = Fraction(0) if nar else sum((u * v for u, v in vals), Fraction(0))
@@ -135,6 +165,101 @@ def oracle_dot(name: str, pairs, out: str | None = None) -> tuple[Fraction, bool
     if target == "int8":
         return exact, False, int(max(-128, min(127, exact))) & 0xFF  # sums of integer products are integers
     raise KeyError(target)
+
+
+# Minifloats: every code's value from ml_dtypes (numpy float16 for FP16), exact Fraction sums, and round to
+# nearest even over the sorted table of finite values (ties to the even code), closed by the next value of the top
+# binade: a sum at or past its midpoint overflows to ml_dtypes' own overflow code (+-Inf, or NaN for E4M3). NaN is
+# ml_dtypes' canonical NaN; Inf products and their rules are IEEE 754's (NaN operand, Inf * 0, +Inf + -Inf: NaN).
+
+_MF_DTYPES = {"fp8_e4m3": ml_dtypes.float8_e4m3fn, "fp8_e5m2": ml_dtypes.float8_e5m2, "bf16": ml_dtypes.bfloat16,
+              "fp16": np.float16}
+
+
+@cache
+def _mf(name: str) -> dict:
+    t = _MF_DTYPES[name]
+    bits = 8 * np.dtype(t).itemsize
+    ut = np.uint8 if bits == 8 else np.uint16
+    with np.errstate(invalid="ignore"):  # NaN codes
+        vals = np.arange(1 << bits).astype(ut).view(t).astype(np.float64)
+    rows = sorted((float(v), c) for c, v in enumerate(vals[: 1 << (bits - 1)]) if np.isfinite(v))
+    (vmax, cmax), (vprev, _) = rows[-1], rows[-2]
+    rows.append((2 * vmax - vprev, cmax + 1))  # the virtual next value: overflow
+
+    def code(x: float) -> int:
+        with np.errstate(over="ignore"):
+            return int(np.array([x], np.float32).astype(t).view(ut)[0])
+
+    return {"vals": vals, "tv": np.array([v for v, _ in rows]), "tc": np.array([c for _, c in rows]),
+            "tf": [Fraction(v) for v, _ in rows], "nan": code(np.nan), "bits": bits,
+            "inf": code(np.inf) if np.isinf(vals).any() else None, "over": (code(2 * vmax), code(-2 * vmax))}
+
+
+def mf_round(name: str, x: Fraction) -> int:
+    """Code of the exact ``x``: +0 for 0, else round to nearest even over the value table."""
+    if x == 0:
+        return 0
+    t = _mf(name)
+    a, neg = abs(x), x < 0
+    i = bisect.bisect_right(t["tf"], a) - 1
+    if i < len(t["tf"]) - 1:
+        lo, hi = t["tf"][i], t["tf"][i + 1]
+        c = int(t["tc"][i] if a == lo or a < (lo + hi) / 2 or (a == (lo + hi) / 2 and t["tc"][i] % 2 == 0)
+                else t["tc"][i + 1])
+        if c != t["tc"][-1]:
+            return c | int(neg) << (t["bits"] - 1)
+    return t["over"][int(neg)]
+
+
+def mf_round_f64(name: str, x: np.ndarray) -> np.ndarray:
+    """:func:`mf_round` of float64 values that are exact (single products of 8-bit codes are): every table value and
+    midpoint is exact in float64 too, so the comparisons are exact."""
+    t = _mf(name)
+    tv, tc = t["tv"], t["tc"]
+    a, neg = np.abs(x), x < 0
+    i = np.clip(np.searchsorted(tv, a, side="right") - 1, 0, len(tv) - 2)
+    lo, hi = tv[i], tv[i + 1]
+    mid = (lo + hi) / 2
+    c = np.where((a == lo) | (a < mid) | ((a == mid) & (tc[i] % 2 == 0)), tc[i], tc[i + 1])
+    over = (c == tc[-1]) | (a >= tv[-1])
+    out = np.where(over, np.where(neg, t["over"][1], t["over"][0]), c | (neg.astype(np.int64) << (t["bits"] - 1)))
+    return np.where(x == 0, 0, out)
+
+
+def _oracle_mf_dot(name: str, pairs, out: str | None) -> tuple[Fraction, bool, int]:
+    """(exact sum of the finite products, NaN / NaR flag, code) of minifloat code pairs."""
+    t = _mf(name)
+    nan = pinf = ninf = False
+    exact = Fraction(0)
+    for x, y in pairs:
+        u, v = float(t["vals"][x]), float(t["vals"][y])
+        if np.isnan(u) or np.isnan(v):
+            nan = True
+        elif np.isinf(u) or np.isinf(v):
+            if u == 0 or v == 0:
+                nan = True
+            elif (u < 0) != (v < 0):
+                ninf = True
+            else:
+                pinf = True
+        else:
+            exact += Fraction(u) * Fraction(v)
+    nar = nan or (pinf and ninf)
+    if out is not None:  # a posit: no Inf
+        nar = nar or pinf or ninf
+        n, es = _posit_params(out)
+        if nar:
+            return exact, True, 1 << (n - 1)
+        if out == "posit16_1":
+            assert Fraction(float(exact)) == exact, "not an exact double: the conversion would round twice"
+            return exact, False, int(sp.posit16(float(exact)).v.v)
+        return exact, False, frac_round(exact, n, es)
+    if nar:
+        return exact, True, t["nan"]
+    if pinf or ninf:
+        return exact, False, t["inf"] | int(ninf) << (t["bits"] - 1)
+    return exact, False, mf_round(name, exact)
 
 
 def _lane_codes(word, lane, n):
@@ -172,7 +297,11 @@ def _check_against_oracle(p: SimdMacParams, a, b, mode, last, results) -> int:
 @pytest.mark.parametrize("p", [SimdMacParams(), SimdMacParams(dot=True),
                                SimdMacParams(modes=("posit8_0", "int8", "fp4_e2m1"), acc_guard=6),
                                SimdMacParams(modes=("fp4_e2m1", "posit4_1", "int8"), out_format="posit16_1"),
-                               SimdMacParams(modes=("posit8_2", "posit16_2"), word_bits=32, acc_guard=6)],
+                               SimdMacParams(modes=("posit8_2", "posit16_2"), word_bits=32, acc_guard=6),
+                               SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0")),
+                               SimdMacParams(modes=("fp8_e5m2", "fp8_e4m3"), dot=True),
+                               SimdMacParams(modes=("fp8_e4m3", "posit8_0"), out_format="posit16_1"),
+                               SimdMacParams(modes=("bf16", "fp16", "fp8_e5m2"), acc_guard=6)],
                          ids=lambda p: p.tag)
 def test_model_against_oracles(p, seed):
     """Mixed-mode dot products (1..40 beats): every lane's accumulator, NaR flag and rounded code equal the
@@ -220,7 +349,149 @@ def test_model_every_single_product_against_oracles(name):
         np.testing.assert_array_equal(code, want, err_msg=f"{name} lane {lane}")
 
 
-@pytest.mark.parametrize("p", [SimdMacParams(), SimdMacParams(modes=("posit8_2", "posit16_2"), word_bits=32)],
+@pytest.mark.parametrize("name", ["fp8_e4m3", "fp8_e5m2"])
+def test_model_every_fp8_product_against_oracles(name):
+    """Every pair of FP8 codes (65,536, on both lanes, lane 1 in another order) as a one-beat dot product, against
+    two oracles: ml_dtypes' values multiplied in float64 (exact; IEEE 754 gives the NaN / Inf cases) and rounded by
+    :func:`mf_round_f64`, and ``Minifloat.dot``. The NaN flag follows a NaN product (NaN operand, Inf times 0);
+    the accumulator holds the finite product (nothing for Inf)."""
+    p = SimdMacParams(modes=(name,), acc_guard=0)
+    f = p.formats[0]
+    codes = np.arange(256)
+    pa, pb = (x.ravel() for x in np.meshgrid(codes, codes, indexing="ij"))
+    la, lb = np.roll(pa, 7), np.roll(pb, 300)
+    results = ref_simd_mac(p, pa | la << 8, pb | lb << 8, np.zeros(pa.size, int), np.ones(pa.size, bool))
+    vals = _mf(name)["vals"]
+    for lane, (ca, cb) in enumerate(((pa, pb), (la, lb))):
+        with np.errstate(invalid="ignore"):
+            prod = vals[ca] * vals[cb]
+        nan = np.isnan(prod)
+        want = np.where(nan, _mf(name)["nan"], mf_round_f64(name, np.where(nan, 0.0, prod)))
+        code = np.array([r.code[lane] for r in results])
+        np.testing.assert_array_equal(code, want, err_msg=f"{name} lane {lane} vs the ml_dtypes / exact oracle")
+        np.testing.assert_array_equal(code, f.dot(ca[:, None], cb[:, None]), err_msg=f"{name} lane {lane} vs dot")
+        np.testing.assert_array_equal(np.array([r.nar[lane] for r in results]), nan)
+        fin = np.where(np.isfinite(prod), prod, 0.0)
+        # E5M2 products reach 2**64 LSBs: compare Python integers (the float64 values are exact integers)
+        assert [r.acc[lane] for r in results] == [int(v) for v in np.ldexp(fin, -2 * f.lsb_exp)]
+        assert not any(r.overflow[lane] for r in results)
+    assert (code == f.nar_code).any() and (not f.has_inf or (code == f.inf_code).any())
+
+
+# Hand-written minifloat corners: (mode, lane-0 (a, b) code pairs, beat that clears or None, code, NaN flag). Lane 1
+# gets the same pairs with a and b swapped (same result; Inf * 0 as 0 * Inf). E5M2: 1 = 0x3C, 2 = 0x40,
+# -1 = 0xBC, -0.5 = 0xB8, Inf 0x7C, NaN 0x7E (canonical) / 0x7D / 0xFF, max 0x7B = 57344, 4096 = 0x6C (half the top
+# step: max + 4096 is the overflow tie), 2**-16 = 0x01. E4M3: 1 = 0x38, 2 = 0x40, 0.5 = 0x30, 16 = 0x58, NaN 0x7F /
+# 0xFF, max 0x7E = 448 (448 + 16 is the tie between 448, even, and the NaN), 2**-9 = 0x01, 2**-6 = 0x08.
+MF_CORNERS = [
+    ("fp8_e5m2", [(0x7E, 0x3C)], None, 0x7E, True),  # NaN operand
+    ("fp8_e5m2", [(0xFF, 0x00)], None, 0x7E, True),  # negative NaN times 0: the canonical NaN
+    ("fp8_e5m2", [(0x3C, 0x7D), (0x3C, 0x3C)], None, 0x7E, True),  # NaN of another payload, then a finite product
+    ("fp8_e5m2", [(0x7C, 0x40)], None, 0x7C, False),  # Inf * 2
+    ("fp8_e5m2", [(0x7C, 0xBC)], None, 0xFC, False),  # Inf * -1
+    ("fp8_e5m2", [(0xFC, 0xB8)], None, 0x7C, False),  # -Inf * -0.5
+    ("fp8_e5m2", [(0x7C, 0x00)], None, 0x7E, True),  # Inf * 0
+    ("fp8_e5m2", [(0x80, 0xFC)], None, 0x7E, True),  # -0 * -Inf
+    ("fp8_e5m2", [(0x7C, 0x3C), (0xFC, 0x3C)], None, 0x7E, True),  # +Inf and -Inf
+    ("fp8_e5m2", [(0x7C, 0x3C), (0x7C, 0x40), (0x7B, 0x7B)], None, 0x7C, False),  # Infs of one sign win
+    ("fp8_e5m2", [(0x7C, 0x7C)], None, 0x7C, False),  # Inf * Inf
+    ("fp8_e5m2", [(0xFC, 0x7C)], None, 0xFC, False),  # -Inf * Inf
+    ("fp8_e5m2", [(0x7C, 0x3C), (0x7E, 0x3C)], None, 0x7E, True),  # Inf then NaN
+    ("fp8_e5m2", [(0x7B, 0x7B)], None, 0x7C, False),  # max * max: a finite sum beyond max rounds to Inf, no flag
+    ("fp8_e5m2", [(0x7B, 0xFB)], None, 0xFC, False),  # max * -max: -Inf
+    ("fp8_e5m2", [(0x7B, 0x3C), (0x6C, 0x3C)], None, 0x7C, False),  # max + 4096: the overflow tie goes to Inf
+    ("fp8_e5m2", [(0x7B, 0x3C), (0x6C, 0x3C), (0x01, 0xBC)], None, 0x7B, False),  # just below it: max
+    ("fp8_e5m2", [(0x7B, 0x3C), (0x7B, 0xBC)], None, 0x00, False),  # max - max: +0
+    ("fp8_e5m2", [(0x01, 0x01)], None, 0x00, False),  # 2**-32 rounds to +0
+    ("fp8_e5m2", [(0x01, 0x81)], None, 0x80, False),  # -2**-32 rounds to -0
+    ("fp8_e5m2", [(0x01, 0x3C)] * 3, None, 0x03, False),  # subnormal sum 3 * 2**-16
+    ("fp8_e5m2", [(0x03, 0x38)], None, 0x02, False),  # 1.5 * 2**-16: the subnormal tie goes to even 2 * 2**-16
+    ("fp8_e5m2", [(0x80, 0x80)], None, 0x00, False),  # -0 * -0
+    ("fp8_e5m2", [(0x80, 0x3C)], None, 0x00, False),  # -0 * 1: an accumulated zero is +0
+    ("fp8_e5m2", [(0x7C, 0x3C), (0x3C, 0x3C)], 1, 0x3C, False),  # Inf, then clear: 1
+    ("fp8_e5m2", [(0x7C, 0x3C), (0xFC, 0x3C), (0x40, 0x3C)], 2, 0x40, False),  # +-Inf (NaN), then clear: 2
+    ("fp8_e5m2", [(0x7E, 0x3C), (0xBC, 0x3C)], 1, 0xBC, False),  # NaN, then clear: -1
+    ("fp8_e4m3", [(0x7F, 0x38)], None, 0x7F, True),  # NaN operand
+    ("fp8_e4m3", [(0xFF, 0x00)], None, 0x7F, True),  # negative NaN times 0
+    ("fp8_e4m3", [(0x38, 0x38), (0x38, 0x7F)], None, 0x7F, True),  # NaN after a finite product
+    ("fp8_e4m3", [(0x7E, 0x7E)], None, 0x7F, False),  # max * max: no Inf, a finite overflow is NaN, no flag
+    ("fp8_e4m3", [(0x7E, 0xFE)], None, 0xFF, False),  # max * -max: NaN with the sign (as ml_dtypes)
+    ("fp8_e4m3", [(0x7E, 0x38), (0x58, 0x38)], None, 0x7E, False),  # 448 + 16: the tie goes to even 448
+    ("fp8_e4m3", [(0x7E, 0x38), (0x58, 0x38), (0x01, 0x01)], None, 0x7F, False),  # just past it: NaN
+    ("fp8_e4m3", [(0x01, 0x01)], None, 0x00, False),  # 2**-18 rounds to +0
+    ("fp8_e4m3", [(0x01, 0x81)], None, 0x80, False),  # and to -0
+    ("fp8_e4m3", [(0x08, 0x30)], None, 0x04, False),  # smallest normal / 2: subnormal 4 * 2**-9
+    ("fp8_e4m3", [(0x03, 0x30)], None, 0x02, False),  # 1.5 * 2**-9: tie to even
+    ("fp8_e4m3", [(0x38, 0x38)] * 3, None, 0x44, False),  # 3
+    ("fp8_e4m3", [(0x80, 0x80), (0x80, 0x38)], None, 0x00, False),  # -0 products: +0
+    ("fp8_e4m3", [(0x7F, 0x38), (0x40, 0x40)], 1, 0x48, False),  # NaN, then clear: 4
+    ("posit8_0", [(0x40, 0x40)], None, 0x40, False),  # mode switches around the FP8 dot products
+    ("posit8_0", [(0x80, 0x40)], None, 0x80, True),
+]
+MF_CORNER_POINT = SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0"), acc_guard=4)
+
+
+def corner_beats(p: SimdMacParams, table) -> tuple:
+    """The rows of ``table`` as dot products in turn, the mode changing between most of them (rows of the modes
+    interleaved): ``(a, b, mode, last, clear)``."""
+    by_mode = {}
+    for row in table:
+        by_mode.setdefault(row[0], []).append(row)
+    order = [r for group in zip(*[iter(rows) for rows in by_mode.values()], strict=False) for r in group]
+    order += [r for r in table if r not in order]
+    a, b, mode, last, clear = [], [], [], [], []
+    for name, pairs, clr, _, _ in order:
+        n = p.formats[p.modes.index(name)].nbits
+        for k, (x, y) in enumerate(pairs):
+            a.append(x | y << n)
+            b.append(y | x << n)
+            mode.append(p.modes.index(name))
+            last.append(k == len(pairs) - 1)
+            clear.append(k == clr)
+    return (np.array(a), np.array(b), np.array(mode), np.array(last), np.array(clear)), order
+
+
+def test_model_minifloat_corner_table():
+    """The hand-written corners (NaN operands, +-Inf times finite, Inf times 0, +Inf and -Inf in one dot product,
+    max * max to Inf (E5M2) / NaN (E4M3), overflow ties, subnormals and their ties, -0, clear after NaN / Inf,
+    mode switches to Posit(8,0)): the model's codes and flags on both lanes, ``Minifloat.dot`` of the pairs after
+    the clear, and the ml_dtypes / exact oracle all give the table's values."""
+    p = MF_CORNER_POINT
+    beats, order = corner_beats(p, MF_CORNERS)
+    results = ref_simd_mac(p, *beats)
+    assert len(results) == len(order)
+    for r, (name, pairs, clr, code, nar) in zip(results, order, strict=True):
+        f = p.formats[r.mode]
+        kept = pairs[clr or 0:]
+        where = f"{name} {[(hex(x), hex(y)) for x, y in pairs]}"
+        assert r.code[:2] == (code, code) and r.nar == (nar, nar) and r.overflow == (False, False), (where, r)
+        assert int(f.dot(np.array([x for x, _ in kept]), np.array([y for _, y in kept]))) == code, where
+        assert oracle_dot(name, kept)[1:] == (nar, code), where
+
+
+MF_OUT_CORNERS = [  # E5M2 read out as Posit(16,1), which has no Inf: Inf is NaR
+    ("fp8_e5m2", [(0x7C, 0x3C)], None, 0x8000, True),
+    ("fp8_e5m2", [(0xFC, 0x3C), (0x3C, 0x3C)], None, 0x8000, True),
+    ("fp8_e5m2", [(0x7E, 0x3C)], None, 0x8000, True),
+    ("fp8_e5m2", [(0x7B, 0x7B)], None, 0x7FFF, False),  # 2**31.6 saturates to maxpos 2**28
+    ("fp8_e5m2", [(0x3C, 0x3C)], None, 0x4000, False),
+    ("fp8_e5m2", [(0x7C, 0x3C), (0x40, 0x3C)], 1, 0x5000, False),  # Inf, then clear: 2
+    ("posit8_0", [(0x40, 0x40)], None, 0x4000, False),
+]
+MF_OUT_POINT = SimdMacParams(modes=("fp8_e5m2", "posit8_0"), out_format="posit16_1", acc_guard=2)
+
+
+def test_model_minifloat_inf_read_out_as_posit():
+    """``out_format`` a posit: an E5M2 lane with an Inf product reads out as NaR with the flag up (hand-written)."""
+    p = MF_OUT_POINT
+    beats, order = corner_beats(p, MF_OUT_CORNERS)
+    for r, (name, pairs, clr, code, nar) in zip(ref_simd_mac(p, *beats), order, strict=True):
+        assert r.code[:2] == (code, code) and r.nar == (nar, nar), (name, pairs, r)
+        assert oracle_dot(name, pairs[clr or 0:], "posit16_1")[1:] == (nar, code)
+
+
+@pytest.mark.parametrize("p", [SimdMacParams(), SimdMacParams(modes=("posit8_2", "posit16_2"), word_bits=32),
+                               SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "bf16"))],
                          ids=lambda p: p.tag)
 def test_model_rounding_ties_against_oracles(p, seed):
     """Sums on every mode's rounding midpoints and one smallest product either side (the cases where only the
@@ -418,6 +689,13 @@ def rtl_simd_mac(p: SimdMacParams, a, b, mode, last, clear, *, rng, p_idle=0.2, 
         SimdMacParams(out_format="posit16_1", acc_guard=2),
         SimdMacParams(out_format="posit8_0", dot=True, shared=False, acc_guard=2),
         SimdMacParams(modes=("fp4_e2m1",), out_format="posit16_1", acc_guard=0),
+        SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0"), acc_guard=4),
+        SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0"), acc_guard=4, shared=False),
+        SimdMacParams(modes=("fp8_e5m2", "fp8_e4m3"), dot=True, acc_guard=3, stages=1),
+        pytest.param(SimdMacParams(modes=("fp8_e5m2", "posit8_0"), out_format="posit16_1", acc_guard=2,
+                                   shared=False), marks=pytest.mark.slow),
+        SimdMacParams(modes=DEFAULT_MODES + ("bf16",), acc_guard=3),
+        SimdMacParams(modes=("bf16", "fp8_e5m2"), acc_guard=2, shared=False, stages=3),
     ],
     ids=lambda p: p.tag,
 )
@@ -499,11 +777,12 @@ def test_rtl_latency_and_throughput(seed):
     assert stats["accept"] == list(range(stats["accept"][0], stats["accept"][0] + a.size))
 
 
-def test_rtl_rounding_ties(seed):
-    """Default design point: sums on the rounding midpoints of every mode's format and one smallest product
-    either side (:func:`rounding_tie_beats`), on every lane, with idle beats and back-pressure: the read-out
-    rounds them as the model does (ties to even; the sticky bit decides the rest)."""
-    p = SimdMacParams()
+@pytest.mark.parametrize("p", [SimdMacParams(), SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "bf16"), acc_guard=2)],
+                         ids=lambda p: p.tag)
+def test_rtl_rounding_ties(p, seed):
+    """Sums on the rounding midpoints of every mode's format and one smallest product either side
+    (:func:`rounding_tie_beats`), on every lane, with idle beats and back-pressure: the read-out rounds them as
+    the model does (ties to even; the sticky bit decides the rest). The default point, and FP8 / BF16 modes."""
     rng = np.random.default_rng(seed)
     a, b, mode, last = rounding_tie_beats(p, rng, per_mode=6)
     rtl_simd_mac(p, a, b, mode, last, np.zeros(a.size, bool), rng=rng, label="rounding midpoints")
@@ -520,9 +799,75 @@ def test_rtl_reserved_mode_indices(seed):
     assert res and all(r[:4] == (0, (0,) * 4, 0, 0) for r in res)
 
 
-@pytest.mark.parametrize("p", [SimdMacParams(), SimdMacParams(shared=False), SimdMacParams(dot=True)], ids=str)
+@pytest.mark.parametrize(
+    "p",
+    [SimdMacParams(), SimdMacParams(shared=False), SimdMacParams(dot=True),
+     SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0"), stages=1),
+     *(pytest.param(p, marks=pytest.mark.slow) for p in (
+         SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0"), shared=False, dot=True),
+         SimdMacParams(modes=("fp8_e5m2", "posit8_0"), out_format="posit16_1"),
+         SimdMacParams(modes=DEFAULT_MODES + ("bf16",))))],
+    ids=lambda p: p.tag,
+)
 def test_verilator_lint_clean(p, tmp_path):
     lint_verilog(write_verilog(SimdMac.from_params(p), tmp_path / "simd_mac.v", name="simd_mac"), top="simd_mac")
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "baseline"])
+def test_rtl_minifloat_corner_table(shared, seed):
+    """The hand-written minifloat corners of :func:`test_model_minifloat_corner_table` (NaN, +-Inf, Inf * 0, +Inf
+    and -Inf, max * max, overflow ties, subnormals, -0, clear after NaN / Inf, switches between FP8 and Posit(8,0)
+    modes) through the RTL, with idle beats and back-pressure: the table's codes and flags on both lanes; likewise
+    E5M2 read out as Posit(16,1) (Inf is NaR)."""
+    rng = np.random.default_rng(seed)
+    for point, table in ((MF_CORNER_POINT, MF_CORNERS), (MF_OUT_POINT, MF_OUT_CORNERS)):
+        p = dataclasses.replace(point, shared=shared)
+        beats, order = corner_beats(p, table)
+        out, _ = rtl_simd_mac(p, *beats, rng=rng, label=f"minifloat corners {p.tag}")
+        n = p.out_fmt(0).nbits
+        assert [(r[0] & ((1 << n) - 1), r[0] >> n, r[2]) for r in out] == [(c, c, 3 * nar) for *_, c, nar in order]
+
+
+@pytest.mark.parametrize("shared", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["shared", "baseline"])
+def test_rtl_fp8_products_sample(shared, seed):
+    """FP8 E4M3 and E5M2 single products in the RTL (the model is checked on all 65,536 pairs above; all of them
+    through the Amaranth simulator would take minutes, cocotb's ``-m slow`` run has them): every pair of the corner
+    codes (+-0, NaNs, +-Inf, subnormals, +-max, neighbours of +-1) and 150 (baseline, ``-m slow``: 400) seeded
+    random pairs per format on each lane, then short dot products of special codes
+    (:func:`minifloat_special_dots`)."""
+    p = SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0"), acc_guard=2, shared=shared)
+    rng = np.random.default_rng(seed)
+    a, b, mode, last = [], [], [], []
+    for mi in (0, 1):
+        c = np.array(corner_codes(p.formats[mi]))
+        ca, cb = (x.ravel() for x in np.meshgrid(c, c, indexing="ij"))
+        k = 150 if shared else 400
+        ca, cb = np.r_[ca, rng.integers(0, 256, k)], np.r_[cb, rng.integers(0, 256, k)]
+        a.append(ca | np.roll(cb, 5) << 8)
+        b.append(cb | np.roll(ca, 5) << 8)
+        mode.append(np.full(ca.size, mi))
+        last.append(np.ones(ca.size, bool))
+        sa, sb, sm, sl = minifloat_special_dots(p, mi, rng, count=40)
+        a.append(sa), b.append(sb), mode.append(sm), last.append(sl)
+    a, b, mode, last = (np.concatenate(x) for x in (a, b, mode, last))
+    out, _ = rtl_simd_mac(p, a, b, mode, last, np.zeros(a.size, bool), rng=rng, p_idle=0.0, p_ready=0.9,
+                          label="FP8 products")
+    assert sum(bin(r[2]).count("1") for r in out) > 100  # many NaN lanes among them
+
+
+def test_rtl_mode_change_inside_a_dot_product(seed):
+    """Shared engine: dot products whose beats change mode between FP8 E5M2, E4M3 and Posit(8,0) (the integers add
+    up at each beat's scaling; NaN / Inf flags of every beat count; an Inf read out in a format without Inf is NaN /
+    NaR), bit for bit against the model. (The per-format baseline keeps one accumulator per format, so it differs
+    here by design.)"""
+    p = SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0"), acc_guard=4)
+    rng = np.random.default_rng(seed)
+    a, b, mode, last = mixed_dot_products(p, rng, 20, max_len=6)
+    mode = rng.integers(0, 3, a.size)  # every beat its own mode
+    inf = rng.random(a.size) < 0.1
+    a = np.where(inf & (mode == 1), 0x7C3C, a)  # +Inf * 1 on lane 0 now and then
+    out, _ = rtl_simd_mac(p, a, b, mode, last, rng.random(a.size) < 0.05, rng=rng, label="mode changes")
+    assert any(r[2] for r in out)
 
 
 def test_clear_drops_the_dot_product_in_progress():

@@ -8,13 +8,18 @@ Default suite (one cocotb point per mode and flag, about a minute on an idle 2-c
   lanes), then the sweeps (Posit(8,0) all 65,536 pairs on both lanes, Posit(16,1) corners plus 3,000 random
   pairs);
 * INT8 mode (with a reserved mode index), ``out_format`` (every mode rounded to Posit(16,1), with a reserved
-  index), the per-format baseline and the ``dot`` engine at another depth run the quick and flag tests.
+  index), the per-format baseline and the ``dot`` engine at another depth run the quick and flag tests;
+* FP8 E4M3 / E5M2 modes with Posit(8,0) run the quick and flag tests and the FP8 corner pairs (NaN, +-Inf,
+  subnormals, +-max, -0) with random pairs and special-code dot products.
 
-``-m slow`` adds the 100,000 random Posit(16,1) pairs, INT8 exhaustively, the full tests on the other design
-points, and the default point on Verilator (its C++ build alone takes ~45 s; Icarus runs the same tests).
+``-m slow`` adds the 100,000 random Posit(16,1) pairs, INT8 exhaustively, every FP8 pair (both formats, both
+lanes, shared and baseline), the full tests on the other design points, and the default point on Verilator (its
+C++ build alone takes ~45 s; Icarus runs the same tests).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -58,6 +63,29 @@ def test_engine_variants_quick(p, sim, seed):
     """INT8 mode, ``out_format``, the baseline and ``dot``: the quick and the flag tests (those that apply)."""
     res = verify_simd_mac(p, sim=sim, seed=seed, testcase=FLAGS, n_random=N_VARIANT, n_dots=12)
     assert res.failed == 0 and res.tests - res.skipped >= 6
+
+
+#: The FP8 engine of the quick run: two lanes of E4M3 or E5M2, or Posit(8,0) (index 3 reserved).
+FP8 = SimdMacParams(modes=("fp8_e4m3", "fp8_e5m2", "posit8_0"), word_bits=16)
+
+
+def test_minifloat_engine_quick(sim, seed):
+    """FP8 E4M3 / E5M2 and Posit(8,0) modes: mixed-mode dot products whose operands include NaN, +-Inf, -0 and
+    subnormal codes, overflow, overflow / NaN / Inf then clear, rounding midpoints, the FP8 corner pairs plus
+    random pairs and special-code dot products, reserved index, latency."""
+    res = verify_simd_mac(FP8, sim=sim, seed=seed, testcase=FLAGS + "|test_minifloat_random_and_corners",
+                          n_random=300, n_dots=10)
+    # no FP4 / Posit(4,1) / INT4 (the small-format test runs nothing) and no INT8 mode
+    assert (res.tests, res.failed, res.skipped) == (10, 0, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "baseline"])
+def test_minifloat_engine_every_fp8_pair(shared, sim, seed):
+    """Every pair of FP8 E4M3 and of E5M2 codes (65,536 each) on both lanes, then the special-code dot products."""
+    res = verify_simd_mac(dataclasses.replace(FP8, shared=shared), sim=sim, seed=seed,
+                          testcase="test_minifloat_random_and_corners", n_random=1 << 16)
+    assert (res.tests, res.failed, res.skipped) == (1, 0, 0)
 
 
 @pytest.mark.slow

@@ -29,6 +29,27 @@ def _sel(m: Module, name: str, shape, choices: list[tuple[object, object]]):
     return out
 
 
+def _any(terms) -> object:
+    """OR of the 1-bit ``terms`` (``Const(0, 1)`` for none)."""
+    out = Const(0, 1)
+    for t in terms:
+        out = out | t
+    return out
+
+
+def _product_flags(f, da, db):
+    """``(invalid, +Inf, -Inf)`` of one lane product from its operands' decoders: a NaR / NaN operand, or (formats
+    with infinities) Inf times zero, is invalid; Inf times a non-zero is an infinite product of the product's sign.
+    The Inf flags are None for formats without infinities."""
+    nar = da.nar | db.nar
+    if not f.has_inf:
+        return nar, None, None
+    zero = da.zero | db.zero
+    inf = da.inf | db.inf
+    neg = da.sign ^ db.sign
+    return nar | (inf & zero), inf & ~zero & ~neg, inf & ~zero & neg
+
+
 def _equals(sig, value: int):
     """``sig == value``; for 0 written as a NOR (Yosys prints ``x == 0`` as ``!x``, which Verilator's
     WIDTHTRUNC lint rejects on vectors)."""
@@ -42,7 +63,8 @@ class SimdMac(wiring.Component):
     ----------
     modes : sequence of str
         Format specs; the ``mode`` field of a beat indexes this tuple. Default FP4 E2M1, Posit(4,1),
-        Posit(8,0), Posit(16,1): 4, 4, 2 and 1 lanes per 16-bit word.
+        Posit(8,0), Posit(16,1): 4, 4, 2 and 1 lanes per 16-bit word. Any posit, minifloat (FP8 E4M3 / E5M2,
+        BF16, FP16, FP4) or INT whose lanes tile the word may be a mode.
     word_bits : int
         Operand word width (default 16).
     stages : int
@@ -68,8 +90,9 @@ class SimdMac(wiring.Component):
     o : Out(stream.Signature(StructLayout({"word", "acc", "nar", "overflow", "mode"})))
         One result per ``last`` beat: ``word`` the rounded codes packed like the operands (each lane's
         accumulator in the mode's own format, exactly ``Format.dot``, or in ``out_format``), ``acc`` the
-        raw accumulators (signed, LSB ``2**(2*lsb_exp)`` of the mode), ``nar`` / ``overflow`` per result
-        lane.
+        raw accumulators (signed, LSB ``2**(2*lsb_exp)`` of the mode; finite products only), ``nar`` /
+        ``overflow`` per result lane. ``nar``: the lane's code is NaR / NaN because of special operands (see
+        *Notes*); an Inf result is the Inf code with ``nar`` down.
 
     Notes
     -----
@@ -88,7 +111,15 @@ class SimdMac(wiring.Component):
     two) select no format: such a beat adds nothing and sets no flag (``clear`` still clears); with ``last``
     it ends the dot product in progress, discarding it, and emits a result with that ``mode`` and all-zero
     ``word``, ``acc``, ``nar`` and ``overflow``. Reserved operand codes are those of the formats: a posit
-    NaR operand makes its lane's result NaR (the ``nar`` flag and the NaR code), as a quire does.
+    NaR or minifloat NaN operand makes its lane's result NaR / the canonical NaN (the ``nar`` flag and the
+    code), as a quire does.
+
+    *Minifloat infinities* (FP8 E5M2, BF16, FP16): per lane two more sticky flags, an infinite product of
+    each sign seen (Inf times a non-zero; the product adds nothing to the accumulator). At the ``last``
+    beat: Inf times zero (flagged with the NaNs) or both signs give NaN, one sign gives that signed Inf
+    (NaR with a posit ``out_format``), exactly ``Minifloat.dot``. ``clear`` drops them with the rest. A
+    finite sum beyond the format's range rounds to Inf, NaN (E4M3) or the largest value as
+    ``Format.round_fixed`` does, without a flag (see :mod:`npegen.models.simd_mac`).
 
     *Latency*: ``stages`` cycles from the edge that accepts a ``last`` beat to the edge after which its
     result is on ``o`` (``stages - 1`` product pipeline registers, then the accumulator). *Throughput*:
@@ -166,32 +197,34 @@ class SimdMac(wiring.Component):
         else:
             prods = self._baseline_products(m, dec)
 
-        # Per result lane: the signed aligned product (the sum over lanes with dot) and its NaR flag.
+        # Per result lane: the signed aligned product (the sum over lanes with dot), its invalid (NaR / NaN) flag
+        # and, where a mode with infinities uses the lane, its +Inf / -Inf product flags (else None).
         beats = []
         for lane in range(p.out_lanes):
             modes_here = p.lane_modes(lane)
             width = max(p.acc_bits(fi) for fi in modes_here)
-            if p.dot:
-                terms = []
-                nar = Const(0, 1)
-                for fi in range(nm):
-                    for lp in range(p.lanes(fi)):
-                        sp, nr = prods[(fi, lp)]
-                        terms.append(Mux(x_is[fi], sp, 0))
-                        nar = nar | (x_is[fi] & nr)
+            if p.dot:  # every lane of the beat's mode
+                srcs = [(fi, lp) for fi in range(nm) for lp in range(p.lanes(fi))]
+                terms = [Mux(x_is[fi], prods[(fi, lp)][0], 0) for fi, lp in srcs]
                 total = terms[0]
                 for t in terms[1:]:
                     total = total + t
             else:
-                total = _sel(m, f"x_sum_{lane}", signed(width),
-                             [(x_is[fi], prods[(fi, lane)][0]) for fi in modes_here])
-                nar = Const(0, 1)
-                for fi in modes_here:
-                    nar = nar | (x_is[fi] & prods[(fi, lane)][1])
+                srcs = [(fi, lane) for fi in modes_here]
+                total = _sel(m, f"x_sum_{lane}", signed(width), [(x_is[fi], prods[(fi, lane)][0]) for fi in modes_here])
             x_beat = Signal(signed(width), name=f"x_beat_{lane}")
             x_nar = Signal(name=f"x_nar_{lane}")
-            m.d.comb += [x_beat.eq(total), x_nar.eq(nar)]
-            beats.append((x_beat, x_nar))
+            m.d.comb += [x_beat.eq(total), x_nar.eq(_any(x_is[fi] & prods[(fi, lp)][1] for fi, lp in srcs))]
+            flags = [x_nar]
+            if any(fmts[fi].has_inf for fi, _ in srcs):
+                for sign, ix in (("p", 2), ("n", 3)):
+                    x_inf = Signal(name=f"x_{sign}inf_{lane}")
+                    m.d.comb += x_inf.eq(_any(x_is[fi] & prods[(fi, lp)][ix] for fi, lp in srcs
+                                              if fmts[fi].has_inf))
+                    flags.append(x_inf)
+            else:
+                flags += [None, None]
+            beats.append((x_beat, *flags))
 
         # Product pipeline: stages - 1 registers, moving only when the engine advances.
         valid, last, mode, clear = self.i.valid, pay.last, pay.mode, pay.clear
@@ -203,12 +236,13 @@ class SimdMac(wiring.Component):
             nb = []
             with m.If(advance):
                 m.d.sync += [n_valid.eq(valid), n_last.eq(last), n_mode.eq(mode), n_clear.eq(clear)]
-                for lane, (bv, bn) in enumerate(beats):
+                for lane, (bv, *bf) in enumerate(beats):
                     r = Signal(bv.shape(), name=f"p{k}_beat_{lane}")
-                    rn = Signal(name=f"p{k}_nar_{lane}")
+                    rf = [None if x is None else Signal(name=f"p{k}_{tag}_{lane}")
+                          for x, tag in zip(bf, ("nar", "pinf", "ninf"), strict=True)]
                     with m.If(valid):  # operand isolation of idle cycles
-                        m.d.sync += [r.eq(bv), rn.eq(bn)]
-                    nb.append((r, rn))
+                        m.d.sync += [r.eq(bv)] + [y.eq(x) for x, y in zip(bf, rf, strict=True) if x is not None]
+                    nb.append((r, *rf))
             valid, last, mode, clear = n_valid, n_last, n_mode, n_clear
             beats = nb
 
@@ -273,8 +307,7 @@ class SimdMac(wiring.Component):
                 neg = dec[(fi, lp, "a")].sign ^ dec[(fi, lp, "b")].sign
                 sp = Signal(signed(w + 1), name=f"x_sp_{f.name}_{lp}")
                 m.d.comb += sp.eq(Mux(neg, -aligned, aligned))
-                nar = dec[(fi, lp, "a")].nar | dec[(fi, lp, "b")].nar
-                prods[(fi, lp)] = (sp, nar)
+                prods[(fi, lp)] = (sp, *_product_flags(f, dec[(fi, lp, "a")], dec[(fi, lp, "b")]))
         return prods
 
     # -- per-format baseline -------------------------------------------------------------------------------
@@ -299,7 +332,7 @@ class SimdMac(wiring.Component):
                 aligned = x_al[2 * f.frac_bits: 2 * f.frac_bits + w]
                 sp = Signal(signed(w + 1), name=f"x_sp_{tag}")
                 m.d.comb += sp.eq(Mux(da.sign ^ db.sign, -aligned, aligned))
-                prods[(fi, lp)] = (sp, da.nar | db.nar)
+                prods[(fi, lp)] = (sp, *_product_flags(f, da, db))
         return prods
 
     # -- accumulate and read out ----------------------------------------------------------------------------
@@ -324,7 +357,7 @@ class SimdMac(wiring.Component):
             m.d.sync += [self.o.valid.eq(1), res_mode.eq(mode)]
 
         codes = {}  # (fi, lane) -> code signal
-        for lane, (beat, beat_nar) in enumerate(beats):
+        for lane, (beat, beat_nar, beat_pinf, beat_ninf) in enumerate(beats):
             modes_here = p.lane_modes(lane)
             # In the baseline every format has an accumulator of its own for this lane; shared: one.
             groups = [modes_here] if p.shared else [[fi] for fi in modes_here]
@@ -362,14 +395,34 @@ class SimdMac(wiring.Component):
                 r_acc = Signal(signed(width), name=f"r_acc_{gname}")
                 r_nar = Signal(name=f"r_nar_{gname}")
                 r_ovf = Signal(name=f"r_ovf_{gname}")
+                res_nar, keep, done, last_regs = new_nar, [], [], []
+                r_inf = r_ninf = None
+                if any(fmts[fi].has_inf for fi in group):  # sticky infinite-product flags of each sign
+                    a_pinf = Signal(name=f"a_pinf_{gname}")
+                    a_ninf = Signal(name=f"a_ninf_{gname}")
+                    new_pinf = Signal(name=f"a_new_pinf_{gname}")
+                    new_ninf = Signal(name=f"a_new_ninf_{gname}")
+                    m.d.comb += [new_pinf.eq((a_pinf & ~clear) | (beat_pinf & in_group)),
+                                 new_ninf.eq((a_ninf & ~clear) | (beat_ninf & in_group))]
+                    # read-out rule of the last beat's mode: Infs of both signs, or Inf in a format without
+                    # (a posit out_format), are NaN / NaR; else one sign gives that Inf
+                    no_inf = _any(a_is[fi] for fi in group if not p.out_fmt(fi).has_inf)
+                    inf_any = new_pinf | new_ninf
+                    res_nar = Signal(name=f"a_res_nar_{gname}")
+                    m.d.comb += res_nar.eq(new_nar | (new_pinf & new_ninf) | (inf_any & no_inf))
+                    r_inf = Signal(name=f"r_inf_{gname}")
+                    r_ninf = Signal(name=f"r_ninf_{gname}")
+                    keep = [a_pinf.eq(new_pinf), a_ninf.eq(new_ninf)]
+                    done = [a_pinf.eq(0), a_ninf.eq(0)]
+                    last_regs = [r_inf.eq(inf_any & ~res_nar), r_ninf.eq(new_ninf)]
                 with m.If(take):
                     with m.If(last):
-                        m.d.sync += [r_acc.eq(a_new), r_nar.eq(new_nar), r_ovf.eq(new_ovf),
-                                     a_acc.eq(0), a_nar.eq(0), a_ovf.eq(0)]
+                        m.d.sync += [r_acc.eq(a_new), r_nar.eq(res_nar), r_ovf.eq(new_ovf),
+                                     a_acc.eq(0), a_nar.eq(0), a_ovf.eq(0), *done, *last_regs]
                     with m.Else():
-                        m.d.sync += [a_acc.eq(a_new), a_nar.eq(new_nar), a_ovf.eq(new_ovf)]
+                        m.d.sync += [a_acc.eq(a_new), a_nar.eq(new_nar), a_ovf.eq(new_ovf), *keep]
                 res_accs.append((group, r_acc, r_nar, r_ovf))
-                self._readout(m, lane, group, r_acc, r_nar, r_is, codes, gname)
+                self._readout(m, lane, group, r_acc, r_nar, r_is, codes, gname, r_inf, r_ninf)
 
             # raw result fields of this lane, from the group of the result's mode
             acc_max = len(self.o.payload.acc[lane])
@@ -394,8 +447,9 @@ class SimdMac(wiring.Component):
             self.o.payload.mode.eq(res_mode),
         ]
 
-    def _readout(self, m, lane, group, r_acc, r_nar, r_is, codes, gname):
-        """Leading-one normaliser on the raw accumulator, then one encoder per format of ``group``."""
+    def _readout(self, m, lane, group, r_acc, r_nar, r_is, codes, gname, r_inf=None, r_ninf=None):
+        """Leading-one normaliser on the raw accumulator, then one encoder per format of ``group``; formats with
+        infinities give the signed Inf code when ``r_inf`` (never together with ``r_nar``)."""
         p = self._p
         fmts = p.formats
         width = len(r_acc)
@@ -435,5 +489,9 @@ class SimdMac(wiring.Component):
                     enc.sig.eq(r_sig),
                     enc.sticky.eq(r_sticky),
                 ]
-                encoders[key] = enc
-            codes[(fi, lane)] = encoders[key].code
+                code = enc.code
+                if fo.has_inf and r_inf is not None:
+                    code = Signal(fo.nbits, name=f"r_code_{fo.name}_{gname}")
+                    m.d.comb += code.eq(Mux(r_inf, Cat(Const(fo.inf_code, fo.nbits - 1), r_ninf), enc.code))
+                encoders[key] = code
+            codes[(fi, lane)] = encoders[key]

@@ -2,18 +2,40 @@
 
 Each input beat carries two operand words of ``word_bits``, a mode index into
 :attr:`SimdMacParams.modes` and a ``last`` flag. In mode ``f`` a word holds
-``word_bits // f.nbits`` lanes, lane 0 in the least significant bits. Every lane
-product is exact; it is added, as a fixed-point integer with LSB ``2**(2 *
-f.lsb_exp)``, into that lane's accumulator (with ``dot=True`` the lane products of a
-beat are summed into one accumulator). A beat with ``last`` ends the dot product:
-the engine emits one result and the next beat starts from zero.
+``word_bits // f.nbits`` lanes, lane 0 in the least significant bits. A mode's format
+is a posit, a minifloat (:class:`~npegen.models.formats.Minifloat`: FP4 E2M1, OCP FP8
+E4M3 / E5M2, BF16, FP16) or an INT. Every finite lane product is exact; it is added,
+as a fixed-point integer with LSB ``2**(2 * f.lsb_exp)``, into that lane's
+accumulator (with ``dot=True`` the lane products of a beat are summed into one
+accumulator). A beat with ``last`` ends the dot product: the engine emits one result
+and the next beat starts from zero.
 
 A result holds, per lane: the raw accumulator (two's complement integer), the
 accumulator rounded to the mode's own format (exactly ``Format.dot`` of that
 lane's operands, i.e. the SoftPosit quire result for posits) or to ``out_format``,
-a NaR flag (any NaR operand makes the lane NaR, as a quire does) and a sticky
-overflow flag. A beat with ``clear`` drops the dot product in progress (nothing is
-emitted for it) and starts a new one with its own product.
+a NaR flag and a sticky overflow flag. A beat with ``clear`` drops the dot product
+in progress, its sums and every flag (nothing is emitted for it) and starts a new
+one with its own product.
+
+Special operands (sticky per lane until the end of the dot product, like a quire's
+NaR):
+
+* **NaR / NaN.** A posit NaR or minifloat NaN operand makes the lane's result the
+  format's NaR / canonical NaN (``Format.nar_code``). So does, in minifloats with
+  infinities (FP8 E5M2, BF16, FP16), Inf times zero, or infinite products of both
+  signs in one dot product (IEEE 754 invalid operations, as ``Minifloat.dot``).
+* **Inf.** Inf times a non-zero finite value or Inf is an infinite product of the
+  product's sign; it adds nothing to the accumulator. A dot product with infinite
+  products of one sign only (and no NaN) reads out as that signed Inf
+  (``Minifloat.inf_code``); with ``out_format`` (a posit, which has no Inf) as NaR.
+* **The ``nar`` flag** of a result lane is set exactly when that lane's code is NaR /
+  NaN *because of special operands* (any of the cases above, including an Inf read
+  out as a posit NaR). A finite sum beyond the format's largest value is not
+  flagged: it rounds as ``Format.round_fixed`` does, to +-Inf (IEEE-like formats),
+  NaN (OCP E4M3, which has no Inf: the NaN code with the sum's sign) or +-max
+  (saturating formats, FP4). An Inf result has no flag of its own: its code is the
+  Inf code (with ``nar`` down). The raw ``acc`` field carries the finite products
+  only.
 
 Overflow: in mode ``f`` an accumulator holds :meth:`SimdMacParams.acc_bits` bits -
 the format's exact product width plus ``acc_guard`` bits (``2**acc_guard``
@@ -25,7 +47,9 @@ width, so the shared and the per-format engines agree bit for bit.)
 
 A dot product uses one mode: the mode of its ``last`` beat decides how the
 accumulators are read out. (The hardware does not stop a mode change inside a dot
-product; the integers simply add up at each beat's own scaling.)
+product; the integers simply add up at each beat's own scaling, and the NaR / Inf
+flags of every beat count; a format without NaR / NaN - FP4, INT - reads out the
+rounded sum with the ``nar`` flag up.)
 
 Reserved mode indices: when the number of modes is not a power of two, the
 ``mode_bits``-wide field can carry indices ``len(modes) .. 2**mode_bits - 1``
@@ -33,6 +57,9 @@ Reserved mode indices: when the number of modes is not a power of two, the
 to any accumulator and sets no flag (its ``clear`` still works); with ``last`` it
 ends the dot product in progress, dropping its sums and flags, and emits a result
 carrying the reserved index with every other field zero (word, acc, nar, overflow).
+
+Latency and throughput are those of the hardware (:class:`npegen.hw.simd_mac.SimdMac`):
+``stages`` cycles from a ``last`` beat to its result, one beat per cycle.
 """
 
 from __future__ import annotations
@@ -45,7 +72,7 @@ from functools import cached_property
 import numpy as np
 
 from ._checks import check_int
-from .formats import FP4E2M1, Format, Int, Posit, parse
+from .formats import Format, Int, Minifloat, Posit, parse
 
 __all__ = ["SimdMacParams", "SimdMacResult", "ref_simd_mac", "round_fixed_int", "DEFAULT_MODES", "MAX_ACC_BITS"]
 
@@ -65,7 +92,8 @@ class SimdMacParams:
     ----------
     modes : sequence of str
         Format specs (see :func:`npegen.models.formats.parse`), one per mode; the mode input is an index
-        into this tuple. Each format must tile the word: ``word_bits % nbits == 0``.
+        into this tuple: posits, minifloats (``fp4_e2m1``, ``fp8_e4m3``, ``fp8_e5m2``, ``bf16``, ``fp16``) or
+        INTs, in any mix. Each format must tile the word: ``word_bits % nbits == 0``.
     word_bits : int
         Operand word width, 4 to 64.
     stages : int
@@ -76,12 +104,13 @@ class SimdMacParams:
 
         Bound on the whole: the engine's accumulators may total at most :data:`MAX_ACC_BITS` (1024) bits
         (:attr:`acc_bits_total`), which keeps generation and synthesis to minutes. The default engine has
-        208; four posit16_2 lanes 936; a posit32_4 lane alone needs 1930.
+        208; with a ``bf16`` mode added 617 (a BF16 lane needs 531); four posit16_2 lanes 936; a posit32_4
+        lane alone needs 1930.
     dot : bool
         Sum the lanes of a beat into one accumulator (one result lane).
     out_format : str or None
         Round every result to this posit format (e.g. ``"posit16_1"``, more precision for FP4 lanes) instead
-        of each mode's own format.
+        of each mode's own format. Posits have no Inf: a minifloat lane's Inf result reads out as NaR.
     shared : bool
         Generator choice: one shared datapath (True) or separate per-format MACs (the area baseline).
         Results are identical.
@@ -112,7 +141,7 @@ class SimdMacParams:
         word_bits = check_int("word_bits", self.word_bits, 4, 64)
         for m in modes:
             f = parse(m)  # raises for unknown formats
-            if not isinstance(f, (Posit, FP4E2M1, Int)):  # pragma: no cover - parse returns only these
+            if not isinstance(f, (Posit, Minifloat, Int)):  # pragma: no cover - parse returns only these
                 raise ValueError(f"mode {m!r} is not a supported format")
             if word_bits % f.nbits:
                 raise ValueError(f"mode {m!r} ({f.nbits}-bit lanes) does not tile a {word_bits}-bit word")
@@ -231,7 +260,8 @@ class SimdMacParams:
 
     @property
     def tag(self) -> str:
-        short = {"fp4_e2m1": "fp4", "posit4_1": "p4", "posit8_0": "p8", "posit16_1": "p16"}
+        short = {"fp4_e2m1": "fp4", "posit4_1": "p4", "posit8_0": "p8", "posit16_1": "p16", "fp8_e4m3": "e4m3",
+                 "fp8_e5m2": "e5m2"}
         modes = "-".join(short.get(m, m) for m in self.modes)
         kind = "shared" if self.shared else "baseline"
         out = f"_o{short.get(self.out_format, self.out_format)}" if self.out_format else ""
@@ -260,8 +290,9 @@ class SimdMacParams:
 
 @dataclass(frozen=True)
 class SimdMacResult:
-    """One emitted result: per result lane ``acc`` (raw integers), ``code`` (rounded), ``nar``, ``overflow``;
-    plus the mode and the packed code word."""
+    """One emitted result: per result lane ``acc`` (raw integers: the finite products), ``code`` (rounded; NaR /
+    NaN, or +-Inf, after special operands), ``nar`` (the code is NaR / NaN because of special operands: see the
+    module docstring), ``overflow``; plus the mode and the packed code word."""
 
     mode: int
     acc: tuple[int, ...]
@@ -332,7 +363,9 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMac
     nb = len(a)
     lanes_max = p.max_lanes
     prods = [[0] * lanes_max for _ in range(nb)]
-    nars = [[False] * lanes_max for _ in range(nb)]
+    nars = [[False] * lanes_max for _ in range(nb)]  # NaR / NaN operand, or Inf times zero
+    pinfs = [[False] * lanes_max for _ in range(nb)]  # +Inf product
+    ninfs = [[False] * lanes_max for _ in range(nb)]  # -Inf product
     aa, bb, mm = np.array(a, dtype=np.uint64), np.array(b, dtype=np.uint64), np.array(mode)
     for i, f in enumerate(p.formats):
         rows = np.flatnonzero(mm == i)
@@ -344,12 +377,19 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMac
             cb = (bb[rows] >> np.uint64(lane * n)) & np.uint64((1 << n) - 1)
             da, db = f.decompose(ca), f.decompose(cb)
             shift = (da.scale + db.scale - 2 * f.scale_min).tolist()
-            for r, sa, sb, sga, sgb, nr, s in zip(rows.tolist(), da.sig.tolist(), db.sig.tolist(),
-                                                 da.sign.tolist(), db.sign.tolist(),
-                                                 (da.nar | db.nar).tolist(), shift, strict=True):
+            # Inf (sig 0: adds nothing) times a non-zero is an infinite product; Inf times zero is invalid
+            zero = da.zero | db.zero
+            inf = (da.inf | db.inf) & ~zero
+            bad = da.nar | db.nar | ((da.inf | db.inf) & zero)
+            neg = da.sign ^ db.sign
+            for r, sa, sb, ng, nr, pi, ni, s in zip(rows.tolist(), da.sig.tolist(), db.sig.tolist(), neg.tolist(),
+                                                    bad.tolist(), (inf & ~neg).tolist(), (inf & neg).tolist(),
+                                                    shift, strict=True):
                 v = ((sa * sb) << s) >> (2 * f.frac_bits)
-                prods[r][lane] = -v if sga ^ sgb else v
+                prods[r][lane] = -v if ng else v
                 nars[r][lane] = nr
+                pinfs[r][lane] = pi
+                ninfs[r][lane] = ni
 
     out_lanes = p.out_lanes
     lo = [-(1 << (p.acc_bits(i) - 1)) for i in range(nmodes)]
@@ -357,6 +397,8 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMac
     acc = [0] * out_lanes
     ovf = [False] * out_lanes
     nar = [False] * out_lanes
+    pinf = [False] * out_lanes
+    ninf = [False] * out_lanes
     pending = []
     results = []
     for t in range(nb):
@@ -364,16 +406,21 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMac
             acc = [0] * out_lanes
             ovf = [False] * out_lanes
             nar = [False] * out_lanes
+            pinf, ninf = [False] * out_lanes, [False] * out_lanes
         if mode[t] >= nmodes:  # a reserved index: no product, no flag; `last` emits an all-zero result
             if last[t]:
-                pending.append((mode[t], (0,) * out_lanes, (False,) * out_lanes, (False,) * out_lanes))
+                pending.append((mode[t], (0,) * out_lanes, (False,) * out_lanes, (False,) * out_lanes,
+                                (False,) * out_lanes, (False,) * out_lanes))
                 acc, ovf, nar = [0] * out_lanes, [False] * out_lanes, [False] * out_lanes
+                pinf, ninf = [False] * out_lanes, [False] * out_lanes
             continue
         if p.dot:
             beat = [sum(prods[t][: p.lanes(mode[t])])]
             beat_nar = [any(nars[t][: p.lanes(mode[t])])]
+            beat_pinf, beat_ninf = [any(pinfs[t][: p.lanes(mode[t])])], [any(ninfs[t][: p.lanes(mode[t])])]
         else:
             beat, beat_nar = prods[t][:out_lanes], nars[t][:out_lanes]
+            beat_pinf, beat_ninf = pinfs[t][:out_lanes], ninfs[t][:out_lanes]
         for lane in range(out_lanes):
             s = acc[lane] + beat[lane]
             if s > hi[mode[t]]:
@@ -382,14 +429,19 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMac
                 s, ovf[lane] = lo[mode[t]], True
             acc[lane] = s
             nar[lane] = nar[lane] or beat_nar[lane]
+            pinf[lane] = pinf[lane] or beat_pinf[lane]
+            ninf[lane] = ninf[lane] or beat_ninf[lane]
         if last[t]:
-            pending.append((mode[t], tuple(acc), tuple(nar), tuple(ovf)))
+            pending.append((mode[t], tuple(acc), tuple(nar), tuple(ovf), tuple(pinf), tuple(ninf)))
             acc = [0] * out_lanes
             ovf = [False] * out_lanes
             nar = [False] * out_lanes
+            pinf, ninf = [False] * out_lanes, [False] * out_lanes
 
-    # Read-out: round every result lane to its mode's format, one vectorised call per format.
+    # Read-out: round every result lane to its mode's format, one vectorised call per format; then the special
+    # cases: NaN / NaR (operands, Inf times zero, Infs of both signs, Inf in a format without), else Inf.
     codes = [[0] * out_lanes for _ in pending]
+    flags = [[False] * out_lanes for _ in pending]
     for mi, f in enumerate(p.formats):
         used = 1 if p.dot else p.lanes(mi)
         idx = [(r, lane) for r, res in enumerate(pending) if res[0] == mi for lane in range(used)]
@@ -399,9 +451,17 @@ def ref_simd_mac(p: SimdMacParams, a, b, mode, last, clear=None) -> list[SimdMac
         values = [pending[r][1][lane] for r, lane in idx]
         got = _round_many(fo, values, 2 * f.lsb_exp)
         for (r, lane), c in zip(idx, got, strict=True):
-            codes[r][lane] = (1 << (fo.nbits - 1)) if pending[r][2][lane] else c
-    for (mi, acc_t, nar_t, ovf_t), cs in zip(pending, codes, strict=True):
+            _, _, nar_t, _, pinf_t, ninf_t = pending[r]
+            inf = pinf_t[lane] or ninf_t[lane]
+            invalid = nar_t[lane] or (pinf_t[lane] and ninf_t[lane]) or (inf and not fo.has_inf)
+            if invalid:  # a format without NaR / NaN (FP4, INT: only after a mode change) keeps the sum
+                c = fo.nar_code if fo.has_nar else c
+            elif inf:
+                c = fo.inf_code | (int(ninf_t[lane]) << (fo.nbits - 1))
+            codes[r][lane] = c
+            flags[r][lane] = invalid
+    for (mi, acc_t, _, ovf_t, _, _), cs, fl in zip(pending, codes, flags, strict=True):
         n = p.out_fmt(mi).nbits if mi < nmodes else 0  # a reserved index's codes are all zero
         word = sum(c << (lane * n) for lane, c in enumerate(cs))
-        results.append(SimdMacResult(mi, acc_t, tuple(cs), nar_t, ovf_t, word))
+        results.append(SimdMacResult(mi, acc_t, tuple(cs), tuple(fl), ovf_t, word))
     return results

@@ -18,14 +18,21 @@ test_posit8_all_pairs
 test_posit16_random_and_corners, test_int8_random_and_corners
     Posit(16,1) / INT8: ``NPEGEN_N`` random pairs (default 100,000) plus every pair of the corner table
     (0, NaR, +-minpos, +-maxpos, neighbours of +-1); INT8 exhaustively when ``NPEGEN_N`` >= 65,536.
+test_minifloat_random_and_corners
+    Every minifloat mode with NaN (FP8 E4M3 / E5M2, BF16, FP16): ``NPEGEN_N`` random pairs plus every
+    pair of the corner table (+-0, NaNs, +-Inf, subnormals, +-max, neighbours of +-1), all pairs when
+    ``NPEGEN_N`` covers them; then short dot products mixing the special codes (Inf of both signs, Inf
+    times zero, NaN after Inf, overflow of finite sums).
 test_dot_products_mixed
     Dot products of random length 1..256 back to back, the mode changing between them, random
-    clears, idle beats and random back-pressure.
+    clears, idle beats and random back-pressure. Minifloat modes draw finite codes of a random
+    magnitude range with NaN, +-Inf, +-0 and subnormal codes mixed in (:func:`random_lane_codes`).
 test_overflow_saturates
     Worst-case products beyond ``2**acc_guard`` in every mode: the accumulator saturates and the
     lane's overflow flag is set.
 test_clear_after_overflow_and_nar
-    Overflow (and NaR) followed by ``clear`` inside one dot product, every mode: the flags drop.
+    Overflow (and NaR / NaN, and Inf) followed by ``clear`` inside one dot product, every mode: the flags
+    drop.
 test_rounding_ties
     Sums on the rounding midpoints of every mode's format and one smallest product either side of them.
 test_long_backpressure
@@ -43,7 +50,7 @@ import os
 import cocotb
 import numpy as np
 
-from ..models.formats import Format, Int
+from ..models.formats import Format, Int, Minifloat
 from ..models.simd_mac import SimdMacParams, SimdMacResult, ref_simd_mac
 from .util import Watchdog, pack_fields, record_measurement, rng_from_env, start
 
@@ -54,8 +61,33 @@ def _mode_index(p: SimdMacParams, name: str) -> int | None:
     return p.modes.index(name) if name in p.modes else None
 
 
+def negate(f: Format, code: int) -> int:
+    """The code of ``-value(code)``: the sign bit flipped (minifloats), the two's complement (posits, INT)."""
+    n = f.nbits
+    return code ^ (1 << (n - 1)) if isinstance(f, Minifloat) else (-code) & ((1 << n) - 1)
+
+
+def special_codes(f: Minifloat) -> list[int]:
+    """A minifloat's special and edge codes: +-0, every NaN of the top binade's edges (canonical, negative,
+    smallest payload), +-Inf, the smallest and largest subnormals, the smallest normal, +-max."""
+    n, mb = f.nbits, f.man_bits
+    sign = 1 << (n - 1)
+    codes = {0, sign, 1, sign | 1, (1 << mb) - 1, 1 << mb, f.max_code, sign | f.max_code}
+    if f.has_nar:
+        codes |= {f.nar_code, f.nar_code | sign}
+        codes.add(f.inf_code | 1 if f.has_inf else f.nar_code)  # a NaN with another payload
+    if f.has_inf:
+        codes |= {f.inf_code, f.inf_code | sign}
+    return sorted(codes)
+
+
 def corner_codes(f: Format) -> list[int]:
-    """0, NaR (posits), +-minpos, +-maxpos and the neighbours of +-1 (codes)."""
+    """0, NaR (posits), +-minpos, +-maxpos and the neighbours of +-1 (codes); minifloats: their
+    :func:`special_codes` and the neighbours of +-1."""
+    if isinstance(f, Minifloat):
+        one = int(f.encode(1.0))
+        near = {one, one + 1, one - 1}
+        return sorted(set(special_codes(f)) | near | {negate(f, c) for c in near})
     n = f.nbits
     mask = (1 << n) - 1
     one = int(f.encode(1.0))
@@ -286,12 +318,18 @@ async def _random_and_corners(dut, name: str, stream: int) -> None:
     p, eng = await _start(dut)
     mi = _mode_index(p, name)
     _skip_unless(mi is not None, f"no {name} mode")
+    await _pairs(dut, p, eng, mi, rng_from_env(stream))
+
+
+async def _pairs(dut, p: SimdMacParams, eng: Engine, mi: int, rng: np.random.Generator) -> None:
+    """One-beat dot products of mode ``mi``: every pair of :func:`corner_codes` plus ``NPEGEN_N`` uniformly random
+    pairs (every code, NaN / Inf included), on every lane; every pair when ``NPEGEN_N`` covers them."""
     f = p.formats[mi]
+    name = p.modes[mi]
     n = int(os.environ.get("NPEGEN_N", "100000"))
     if n >= 1 << (2 * f.nbits):
         await _check(dut, p, eng, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)), f"{name}: every pair")
         return
-    rng = rng_from_env(stream)
     c = np.array(corner_codes(f))
     ca, cb = (x.ravel() for x in np.meshgrid(c, c, indexing="ij"))
     pa = np.concatenate([ca, rng.integers(0, 1 << f.nbits, n)])
@@ -300,6 +338,37 @@ async def _random_and_corners(dut, name: str, stream: int) -> None:
     a = _lane_words(p, mi, [np.roll(pa, lane) for lane in range(lanes)])
     b = _lane_words(p, mi, [np.roll(pb, lane) for lane in range(lanes)])
     await _check(dut, p, eng, *_one_beat_dots(p, mi, a, b), f"{name}: {c.size ** 2} corner + {n} random pairs")
+
+
+def minifloat_special_dots(p: SimdMacParams, mi: int, rng: np.random.Generator, count: int = 60) -> tuple:
+    """``count`` dot products of 1 to 4 beats in minifloat mode ``mi``, every lane's operands drawn from
+    :func:`special_codes` and +-1, +-2 (so Infs of both signs, Inf times zero, NaN with Inf, max times max and
+    subnormal products meet in one sum), with ``(a, b, mode, last)`` as :func:`mixed_dot_products`."""
+    f = p.formats[mi]
+    pool = special_codes(f) + [int(c) for c in f.encode([1.0, -1.0, 2.0, -2.0])]
+    a, b, last = [], [], []
+    for _ in range(count):
+        k = int(rng.integers(1, 5))
+        a.append(_lane_words(p, mi, [rng.choice(pool, k) for _ in range(p.lanes(mi))]))
+        b.append(_lane_words(p, mi, [rng.choice(pool, k) for _ in range(p.lanes(mi))]))
+        last.append(np.arange(k) == k - 1)
+    a, b, last = np.concatenate(a), np.concatenate(b), np.concatenate(last)
+    return a, b, np.full(a.size, mi), last
+
+
+@cocotb.test()
+async def test_minifloat_random_and_corners(dut):
+    """Every minifloat mode with NaN (FP8 E4M3 / E5M2, BF16, FP16): every pair of the corner table (+-0, NaNs,
+    +-Inf, subnormals, +-max, neighbours of +-1) plus ``NPEGEN_N`` random pairs on every lane (all pairs when
+    ``NPEGEN_N`` covers them), then short dot products mixing the special codes."""
+    p, eng = await _start(dut)
+    mis = [mi for mi, f in enumerate(p.formats) if isinstance(f, Minifloat) and f.has_nar]
+    _skip_unless(bool(mis), "no minifloat mode with NaN")
+    rng = rng_from_env(12)
+    for mi in mis:
+        await _pairs(dut, p, eng, mi, rng)
+        await _check(dut, p, eng, *minifloat_special_dots(p, mi, rng), f"{p.modes[mi]}: special-code dot products",
+                     rng=rng, p_idle=0.1, p_stall=0.2)
 
 
 @cocotb.test()
@@ -316,8 +385,31 @@ async def test_int8_random_and_corners(dut):
     await _random_and_corners(dut, "int8", 6)
 
 
+def random_lane_codes(f: Minifloat, rng: np.random.Generator, shape, p_special: float) -> np.ndarray:
+    """Random codes of a minifloat with NaN: finite codes of random sign with magnitude codes up to a cap drawn
+    once per call (so sums of small values that neither overflow nor vanish are common), each replaced by one
+    of :func:`special_codes` (NaN, +-Inf, +-0, subnormals, +-max) with chance ``p_special``."""
+    cap = int(rng.integers(1, f.max_code + 1))
+    codes = rng.integers(0, cap + 1, shape) | (rng.integers(0, 2, shape) << (f.nbits - 1))
+    pick = rng.random(shape) < p_special
+    codes[pick] = rng.choice(special_codes(f), int(pick.sum()))
+    return codes
+
+
+def _random_words(p: SimdMacParams, mi: int, rng: np.random.Generator, k: int) -> np.ndarray:
+    """``k`` random operand words of mode ``mi``: uniform words, or for a minifloat with NaN
+    :func:`random_lane_codes` on every lane with a chance of a special code of 0, 1/(2k) or 3/k per
+    product."""
+    f = p.formats[mi]
+    if not (isinstance(f, Minifloat) and f.has_nar):
+        return rng.integers(0, 1 << p.word_bits, k)
+    q = min(0.5, float(rng.choice([0.0, 0.5, 3.0])) / k)
+    return _lane_words(p, mi, [random_lane_codes(f, rng, k, q) for _ in range(p.lanes(mi))])
+
+
 def mixed_dot_products(p: SimdMacParams, rng: np.random.Generator, count: int, max_len: int = 256):
-    """``count`` dot products of random length 1..max_len, each in a random mode (changing between them)."""
+    """``count`` dot products of random length 1..max_len, each in a random mode (changing between them);
+    operands from :func:`_random_words`."""
     a, b, mode, last = [], [], [], []
     prev = -1
     for _ in range(count):
@@ -327,8 +419,8 @@ def mixed_dot_products(p: SimdMacParams, rng: np.random.Generator, count: int, m
                 mi = int(rng.integers(0, len(p.modes)))
         prev = mi
         k = int(rng.integers(1, max_len + 1))
-        a.append(rng.integers(0, 1 << p.word_bits, k))
-        b.append(rng.integers(0, 1 << p.word_bits, k))
+        a.append(_random_words(p, mi, rng, k))
+        b.append(_random_words(p, mi, rng, k))
         mode.append(np.full(k, mi))
         lf = np.zeros(k, bool)
         lf[-1] = True
@@ -392,33 +484,42 @@ async def test_overflow_saturates(dut):
 
 
 def clear_after_flags_beats(p: SimdMacParams, rng: np.random.Generator) -> tuple:
-    """Dot products in every mode that overflow (and, in posit modes, meet NaR) and *then* see a ``clear``
-    beat before their ``last``: the clear must drop the sticky overflow and NaR flags with the sum. Each is
+    """Dot products in every mode that overflow (and, in posit and minifloat modes with NaR / NaN, meet NaR /
+    NaN; in minifloat modes with Inf, an Inf product and Infs of both signs) and *then* see a ``clear`` beat
+    before their ``last``: the clear must drop the sticky overflow, NaR and Inf flags with the sum. Each is
     preceded by the same dot product without the clear (flags set) and followed by a plain short one."""
     chunks = []
     for mi, f in enumerate(p.formats):
         lanes = p.lanes(mi)
         oa, ob = overflow_beats(p, mi, 1 if mi % 2 else -1)
-        finite = [c for c in range(1 << f.nbits) if not (f.has_nar and c == 1 << (f.nbits - 1))]
+        d = f.decompose(np.arange(1 << f.nbits))
+        finite = np.flatnonzero(~(d.nar | d.inf))
         tail_a, tail_b = (_lane_words(p, mi, [rng.choice(finite, 3) for _ in range(lanes)]) for _ in range(2))
         for clr in (False, True):
             cc = np.zeros(len(oa) + 3, bool)
             cc[len(oa)] = clr  # the first beat after the overflow clears
             chunks.append((np.r_[oa, tail_a], np.r_[ob, tail_b], mi, cc))
+        specials = []  # two-beat (a, b) lane codes that set the flags
         if f.has_nar:
-            nar = 1 << (f.nbits - 1)
-            na = _lane_words(p, mi, [np.full(2, nar)] * lanes)
+            specials.append(([f.nar_code] * 2, [f.nar_code] * 2))
+        if f.has_inf:
+            one = int(f.encode(1.0))
+            specials.append(([f.inf_code, one], [one, one]))  # +Inf
+            specials.append(([f.inf_code, f.inf_code], [one, negate(f, one)]))  # +Inf and -Inf: NaN
+        for sa, sb in specials:
+            na = _lane_words(p, mi, [np.array(sa)] * lanes)
+            nb = _lane_words(p, mi, [np.array(sb)] * lanes)
             for clr in (False, True):
-                chunks.append((np.r_[na, tail_a], np.r_[na, tail_b], mi, np.r_[False, False, clr, False, False]))
+                chunks.append((np.r_[na, tail_a], np.r_[nb, tail_b], mi, np.r_[False, False, clr, False, False]))
         chunks.append((tail_a[:1], tail_b[:1], mi, None))
     return _dot_products(chunks)
 
 
 @cocotb.test()
 async def test_clear_after_overflow_and_nar(dut):
-    """Overflow, then ``clear``, in one dot product, in every mode (and NaR, then ``clear``, in posit modes):
-    the result carries only the beats from the clear on, with the overflow and NaR flags down; the same dot
-    product without the clear keeps them up."""
+    """Overflow, then ``clear``, in one dot product, in every mode (and NaR / NaN, then ``clear``, in posit and
+    minifloat modes, and Inf in minifloats with Inf): the result carries only the beats from the clear on, with
+    the overflow and NaR flags down (and no Inf); the same dot product without the clear keeps them up."""
     p, eng = await _start(dut)
     rng = rng_from_env(7)
     a, b, mode, last, clear = clear_after_flags_beats(p, rng)
@@ -452,15 +553,14 @@ def rounding_tie_beats(p: SimdMacParams, rng: np.random.Generator, per_mode: int
         if not cands:
             continue
         one, tiny = code_of[1.0], int(order[0])
-        mask = (1 << f.nbits) - 1
         lanes = p.lanes(mi)
         for k in range(per_mode):
             s = (-1, 0, 1)[k % 3]
             picks = [cands[int(i)] for i in rng.integers(0, len(cands), lanes)]
             neg = rng.random(lanes) < 0.5
-            lane_a = [[(-c if ng else c) & mask, (-hc if ng else hc) & mask, tiny if s else 0]
+            lane_a = [[negate(f, c) if ng else c, negate(f, hc) if ng else hc, tiny if s else 0]
                       for (c, hc), ng in zip(picks, neg, strict=True)]
-            lane_b = [[one, one, (-tiny if (s < 0) != ng else tiny) & mask] for ng in neg]
+            lane_b = [[one, one, negate(f, tiny) if (s < 0) != ng else tiny] for ng in neg]
             for beat in range(3):
                 a.append(sum(la[beat] << (lane * f.nbits) for lane, la in enumerate(lane_a)))
                 b.append(sum(lb[beat] << (lane * f.nbits) for lane, lb in enumerate(lane_b)))
@@ -558,8 +658,8 @@ def verify_simd_mac(params: SimdMacParams | None = None, *, sim: str | None = No
                     testcase: str | None = None, n_random: int | None = None, n_dots: int | None = None,
                     **runner_kwargs):
     """Emit, build and run this testbench for one design point; raise on any mismatch. ``n_random``: random
-    pairs of the Posit(16,1) / INT8 tests (default 100,000); ``n_dots``: dot products of
-    ``test_dot_products_mixed`` (default 40)."""
+    pairs of the Posit(16,1) / INT8 / minifloat tests (default 100,000: every pair of an FP8 mode); ``n_dots``:
+    dot products of ``test_dot_products_mixed`` (default 40)."""
     from ..hw.simd_mac import SimdMac
     from .runner import resolve_sim, run_cocotb
 

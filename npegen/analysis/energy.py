@@ -107,6 +107,7 @@ _DEFAULTS = [
     Entry("mac.fp4_e2m1", 0.55, "pJ", 28, 0.9, "DHFP-PE arXiv 2604.04507: 1.10 pJ/cycle over 2 FP4 lanes", True),
     Entry("mac.int8", 0.23, "pJ", 45, 0.9, "Horowitz ISSCC 2014: INT8 mult 0.2 + add 0.03", True),
     Entry("mac.bf16", 1.5, "pJ", 45, 0.9, "Horowitz ISSCC 2014: FP16 mult 1.1 + add 0.4", True),
+    Entry("mac.fp16", 1.5, "pJ", 45, 0.9, "Horowitz ISSCC 2014: FP16 mult 1.1 + add 0.4", True),
     # ternary datapath: one add/sub into the accumulator per non-zero weight
     Entry("add.ternary", 0.03, "pJ", 28, 0.9, f"{_ZZ} TECH_PARAM_28NM: 8-bit ripple add 0.027 pJ + register toggles",
           True),

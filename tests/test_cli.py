@@ -187,3 +187,28 @@ def test_formats_lists_and_shows_value_tables(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err
+
+
+def test_nothing_in_the_package_imports_the_cli():
+    """The CLI sits on top: no module of npegen imports it (absolute or relative, at any depth)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = []
+    for path in sorted((root / "npegen").rglob("*.py")):
+        if path.name in ("cli.py", "__main__.py"):  # the CLI and its `python -m npegen` entry
+            continue
+        package = ".".join(path.relative_to(root).parent.parts)  # npegen or npegen.analysis, ...
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                mod = ".".join([*base, node.module] if node.module else base)
+                mods = [mod, *(f"{mod}.{a.name}" for a in node.names)]
+            else:
+                continue
+            if "npegen.cli" in mods:
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, f"modules importing npegen.cli: {offenders}"

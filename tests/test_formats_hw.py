@@ -2,7 +2,8 @@
 """Decoder / Encoder RTL in the Amaranth simulator (``rtl_*``) against the format model (``ref_*``) and, for the
 reserved and special codes, against their documented values; parameter validation and Verilator lint.
 
-Both units are combinational (latency 0): every vector is applied and sampled 1 ns later, so no wait can hang.
+Both units are combinational (latency 0): every vector is applied and sampled 1 ns later
+(:func:`~npegen.sim.amaranth_stream.stream_apply`, each port packed with its own shape), so no wait can hang.
 The default design point of each default format (``Encoder(fmt)``: ``frac_in = frac_bits + 2``) is simulated,
 not only a wider one, so a bug in a shared path fails there too."""
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from amaranth.lib.wiring import In
 from amaranth.sim import Simulator
 
 from npegen.hw.formats import Decoder, Encoder
 from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models import formats as F
 from npegen.models.formats import Int, Minifloat, Posit
+from npegen.sim.amaranth_stream import stream_apply
 from npegen.sim.tb_formats import decoder_inf_codes, decoder_spec_table, encoder_spec_table, encoder_stimulus
 
 #: The formats of the SIMD MAC engine and the INT baseline: the default points.
@@ -31,40 +34,34 @@ MINI = [F.get("fp8_e4m3"), F.get("fp8_e5m2"), Minifloat(3, 2, subnormals=False),
 WIDE_MINI = [F.get("bf16"), F.get("fp16")]
 
 
-def rtl_decode(fmt, codes, *, inf=False):
-    """``(sign, zero, nar, scale, sig)`` of each code from the RTL decoder (plus ``inf`` as a sixth column)."""
-    dut = Decoder(fmt)
-    out = []
+def _run_apply(unit, payloads, outputs):
+    """Each payload (a dict of input field values) applied to ``unit`` through
+    :func:`~npegen.sim.amaranth_stream.stream_apply` (each port packed with its own shape), the ``outputs`` sampled
+    1 ns later."""
+    ins = {name: getattr(unit, name) for name, m in unit.signature.members.items() if m.flow == In}
+    outs = {name: getattr(unit, name) for name in outputs}
+    got = {}
 
     async def bench(ctx):
-        for c in codes:
-            ctx.set(dut.code, int(c))
-            await ctx.delay(1e-9)
-            row = [ctx.get(dut.sign), ctx.get(dut.zero), ctx.get(dut.nar), ctx.get(dut.scale), ctx.get(dut.sig)]
-            out.append(row + [ctx.get(dut.inf)] if inf else row)
+        got["rows"] = await stream_apply(ctx, ins, outs, payloads)
 
-    sim = Simulator(dut)
+    sim = Simulator(unit)
     sim.add_testbench(bench)
     sim.run()
-    return np.array(out, dtype=np.int64)
+    return got["rows"]
+
+
+def rtl_decode(fmt, codes, *, inf=False):
+    """``(sign, zero, nar, scale, sig)`` of each code from the RTL decoder (plus ``inf`` as a sixth column)."""
+    names = ("sign", "zero", "nar", "scale", "sig") + (("inf",) if inf else ())
+    rows = _run_apply(Decoder(fmt), [{"code": int(c)} for c in codes], names)
+    return np.array([[r[k] for k in names] for r in rows], dtype=np.int64).reshape(-1, len(names))
 
 
 def rtl_encode(enc, stim):
-    out = []
     keys = ("sign", "zero", "nar", "scale", "sig", "sticky")
-    rows = list(zip(*(stim[k].tolist() for k in keys), strict=True))
-
-    async def bench(ctx):
-        for row in rows:
-            for k, v in zip(keys, row, strict=True):
-                ctx.set(getattr(enc, k), v)
-            await ctx.delay(1e-9)
-            out.append(ctx.get(enc.code))
-
-    sim = Simulator(enc)
-    sim.add_testbench(bench)
-    sim.run()
-    return np.array(out, dtype=np.int64)
+    payloads = [dict(zip(keys, row, strict=True)) for row in zip(*(stim[k].tolist() for k in keys), strict=True)]
+    return np.array([r["code"] for r in _run_apply(enc, payloads, ("code",))], dtype=np.int64)
 
 
 @pytest.mark.parametrize("fmt", SMALL + MINI, ids=lambda f: f.name)

@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 
 from npegen.hw.int_mac import IntMac
 from npegen.models.int_mac import IntMacParams, exhaustive_pairs, random_sequence, ref_int_mac
-from npegen.sim.tb_int_mac import check_drain, check_trace, drain_cycles, overflow_corner_table, overflow_then_clear
+from npegen.sim.amaranth_stream import stream_idle, stream_send
+from npegen.sim.tb_int_mac import (
+    IDLE_OPERANDS,
+    beats,
+    check_drain,
+    check_trace,
+    drain_cycles,
+    overflow_corner_table,
+    overflow_then_clear,
+)
 from npegen.sim.util import Watchdog
 
 # ---- validation -------------------------------------------------------------------------------------------
@@ -150,25 +159,27 @@ def rtl_int_mac(p: IntMacParams, seq: dict[str, np.ndarray], *, label: str = "se
     """Run ``seq`` through the Amaranth simulation of ``IntMac`` and check it with
     :func:`~npegen.sim.tb_int_mac.check_trace` (bit for bit against the model, naming the first wrong beat) and
     :func:`~npegen.sim.tb_int_mac.check_drain` (idle cycles after the sequence hold the result). Returns the
-    per-beat samples ``(acc, overflow)`` aligned with the model, and the samples before the first beat shows."""
+    per-beat samples ``(acc, overflow)`` aligned with the model, and the samples before the first beat shows.
+
+    The beats go through :func:`~npegen.sim.amaranth_stream.stream_send` with the lane's payload layout: the
+    ``valid = 0`` cycles of ``seq`` are explicit idle cycles that still carry their operands, ``clear`` is a
+    sideband input; every edge's outputs are sampled by its ``on_cycle`` hook."""
     dut = IntMac.from_params(p) if component is None else component
     n, lat, drain = seq["a"].size, p.latency, drain_cycles(p)
     accs, ovfs, ready = [], [], []
 
-    async def bench(ctx):
-        for t in range(n + lat + drain - 1):
-            if t < n:
-                ctx.set(dut.i.payload, {"a": int(seq["a"][t]), "b": int(seq["b"][t])})
-                ctx.set(dut.i.valid, int(seq["valid"][t]))
-                ctx.set(dut.clear, int(seq["clear"][t]))
-            else:
-                ctx.set(dut.i.payload, {"a": -1, "b": -1})  # a non-zero product that must not be accumulated
-                ctx.set(dut.i.valid, 0)
-                ctx.set(dut.clear, 0)
-            await ctx.tick()
+    def sample(ctx):
+        def at(edge):
             accs.append(ctx.get(dut.acc))
             ovfs.append(ctx.get(dut.overflow))
             ready.append(ctx.get(dut.i.ready))
+        return at
+
+    async def bench(ctx):
+        at = sample(ctx)
+        await stream_send(ctx, dut.i, beats(seq), valid=seq["valid"].tolist(),
+                          sideband=[(dut.clear, seq["clear"].astype(int).tolist())], on_cycle=at, label=label)
+        await stream_idle(ctx, dut.i, lat + drain - 1, payload=IDLE_OPERANDS, on_cycle=at)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -176,11 +187,11 @@ def rtl_int_mac(p: IntMacParams, seq: dict[str, np.ndarray], *, label: str = "se
     sim.run()
     assert all(ready), f"{label}: i.ready dropped at cycle {ready.index(0)}"
     acc, ovf = np.array(accs, dtype=np.int64), np.array(ovfs, dtype=bool)
-    beats = slice(lat - 1, lat - 1 + n)
-    check_trace(p, seq, acc[beats], ovf[beats], label)
+    beats_ = slice(lat - 1, lat - 1 + n)
+    check_trace(p, seq, acc[beats_], ovf[beats_], label)
     if n:
         check_drain(p, (acc[lat - 2 + n], ovf[lat - 2 + n]), acc[lat - 1 + n:], ovf[lat - 1 + n:], label)
-    return acc[beats], ovf[beats], accs[:lat - 1]
+    return acc[beats_], ovf[beats_], accs[:lat - 1]
 
 
 @pytest.mark.parametrize("overflow", ["wrap", "saturate"])
@@ -257,17 +268,11 @@ def test_rtl_dot_product_job_is_bounded(stages):
 
     async def bench(ctx):
         wd = Watchdog(p.latency, lambda: f"dot-product job of {k} beats: the final sum {k} ({p.tag})")
-        ctx.set(dut.i.payload, {"a": 1, "b": 1})
-        for t in range(k):
-            ctx.set(dut.i.valid, 1)
-            ctx.set(dut.clear, int(t == 0))
-            await ctx.tick()
-            wd.progress()
-        ctx.set(dut.i.valid, 0)
-        ctx.set(dut.clear, 0)
+        await stream_send(ctx, dut.i, [{"a": 1, "b": 1}] * k, sideband=[(dut.clear, [1] + [0] * (k - 1))],
+                          watchdog=wd)
         waited = 0
         while ctx.get(dut.acc) != k:
-            await ctx.tick()
+            await stream_idle(ctx, dut.i, 1)
             waited += 1
             wd.tick()
         got["waited"] = waited

@@ -49,7 +49,7 @@ def test_ramp_adc_cocotb_count_down(ramp, column, sim, seed):
 @pytest.mark.parametrize(("kw", "match"), [
     (dict(drop=2), r"batch 2 of 4: no valid at cycle 22, where it was due \(start taken at cycle 15 \+ 7 cycles\): "
                    r"the result is lost"),
-    (dict(extra=3), r"extra result: valid at cycle 30 with no conversion outstanding \(after batch 3 of 4\)"),
+    (dict(extra=3), r"extra result: valid at cycle 30 with no start outstanding \(after batch 3 of 4\)"),
     (dict(stuck=True), r"batch 0 of 4: its start was never taken \(ready low\): nothing arrived within 9 cycles "
                        r"\(lost or stuck\)"),
 ], ids=["lost", "extra", "stuck"])

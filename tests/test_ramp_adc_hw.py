@@ -16,6 +16,7 @@ from amaranth.sim import Simulator
 from npegen.hw.ramp_adc import RampAdc
 from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models.ramp_adc import RampADC, RampAdcParams
+from npegen.sim.amaranth_stream import Interface, StreamLog, stream_recv, stream_send
 from npegen.sim.tb_ramp_adc import sabotaged
 from npegen.sim.util import Watchdog
 
@@ -34,81 +35,49 @@ def rtl_ramp_adc(dut, batches: np.ndarray, *, rng: np.random.Generator | None = 
                  p_spurious: float = 0.0, hold: int | None = None) -> Run:
     """Convert ``batches`` [B, n_cols] on ``dut`` in the Amaranth simulator and check the handshake as it runs.
 
+    The batches go in through :func:`~npegen.sim.amaranth_stream.stream_send` on ``start`` / ``ready`` / ``x``:
     ``start`` is held high while a batch is pending (back to back: taken in the last step of the previous
-    conversion) unless ``rng`` draws an idle gap (``p_gap``); while busy and not ready, ``start`` pulses with
-    random ``x`` (``p_spurious``) and must be ignored. Each ``valid`` must come exactly ``adc.cycles`` edges
-    after the edge that took its start (an early, extra or lost result fails at once, naming the batch; any
-    wait longer than ``cycles + 2`` edges fails through a :class:`Watchdog`); ``busy`` is high while a
-    conversion is outstanding; ``y`` only changes with ``valid``. After the last result the output is held for ``hold``
-    edges (default ``cycles + 2``): no ``valid``, ``y`` unchanged, ``ready`` high, ``busy`` low.
+    conversion), after an idle gap with probability ``p_gap`` (``x`` random while idle); while not ready, ``start``
+    pulses with random ``x`` (``p_spurious``) and must be ignored. The codes come out through
+    :func:`~npegen.sim.amaranth_stream.stream_recv` on ``valid`` / ``y``, both packed with the converter's own
+    layouts: each ``valid`` must come exactly ``adc.cycles`` edges after the edge that took its start (an early,
+    extra or lost result fails at once, naming the batch; a start not taken within ``cycles + 2`` edges fails
+    through a :class:`Watchdog`); ``y`` only changes with ``valid``; ``busy`` is high while a conversion is
+    outstanding. After the last result the output is held for ``hold`` edges (default ``cycles + 2``): no
+    ``valid``, ``y`` unchanged, ``ready`` high, ``busy`` low.
     """
     adc = dut.adc
     n, s = len(batches), adc.cycles
     hold = s + 2 if hold is None else hold
     run = Run(codes=np.zeros((n, batches.shape[1]), dtype=np.int64))
-    mask = (1 << adc.in_bits) - 1
+    sent, seen = StreamLog(), StreamLog()
 
-    def what() -> str:
-        k = len(run.valids)
-        if k < len(run.takes):
-            return f"batch {k} of {n}: valid due at edge {run.takes[k] + s} (start taken at edge {run.takes[k]})"
-        return f"batch {len(run.takes)} of {n}: its start was never taken (ready low)"
+    async def producer(ctx):
+        never = Watchdog(s + 2, lambda: f"batch {len(sent.accepted)} of {n}: its start was never taken (ready low)")
+        run.takes = await stream_send(ctx, Interface(dut.start, dut.ready, dut.x), [b.tolist() for b in batches],
+                                      idle_prob=p_gap, rng=rng, idle_payload="random" if rng is not None else None,
+                                      spurious_prob=p_spurious, watchdog=never, log=sent)
 
-    dog = Watchdog(s + 2, what)
+    async def consumer(ctx):
+        def sideband(edge):  # after the edge: busy through every conversion; idle and ready after the last one
+            done = len(seen.edges) + ctx.get(dut.valid)  # results registered up to this edge
+            busy = ctx.get(dut.busy)
+            if len(seen.accepted) > done and not busy:
+                raise AssertionError(f"batch {done} of {n}: busy low at edge {edge} before its result")
+            if done == n and (not ctx.get(dut.ready) or busy):
+                raise AssertionError(f"after the last batch: ready={ctx.get(dut.ready)} busy={busy} at edge {edge}")
 
-    async def tb(ctx):
-        i, edge, prev_y, idle = 0, 0, None, 0
-        while True:
-            y = [int(v) for v in ctx.get(dut.y)]
-            k = len(run.valids)
-            if ctx.get(dut.valid):
-                if k >= len(run.takes):
-                    raise AssertionError(f"extra result: valid at edge {edge} with no conversion outstanding "
-                                         f"(after batch {k - 1} of {n})")
-                due = run.takes[k] + s
-                if edge != due:
-                    raise AssertionError(f"batch {k} of {n}: valid at edge {edge}, documented {due} (start taken at "
-                                         f"edge {run.takes[k]} + {s} cycles): an early, extra or lost result")
-                run.codes[k] = y
-                run.valids.append(edge)
-                dog.progress()
-            elif k < len(run.takes) and edge == run.takes[k] + s:
-                raise AssertionError(f"batch {k} of {n}: no valid at edge {edge}, where it was due (start taken at "
-                                     f"edge {run.takes[k]} + {s} cycles): the result is lost")
-            elif prev_y is not None and y != prev_y:
-                raise AssertionError(f"y changed without valid at edge {edge} (after batch {len(run.valids) - 1})")
-            prev_y = y if run.valids else None
-            outstanding = len(run.valids) < len(run.takes)
-            ready, busy = ctx.get(dut.ready), ctx.get(dut.busy)
-            if outstanding and not busy:
-                raise AssertionError(f"batch {len(run.valids)} of {n}: busy low at edge {edge} before its result")
-            if len(run.valids) == n:
-                if not ready or busy:
-                    raise AssertionError(f"after the last batch: ready={ready} busy={busy} at edge {edge}")
-                if idle == hold:
-                    break
-                idle += 1
-            want = i < n and not (rng is not None and rng.random() < p_gap)
-            if want:
-                ctx.set(dut.start, 1)
-                ctx.set(dut.x, [int(v) for v in batches[i]])
-                if ready:
-                    run.takes.append(edge + 1)  # taken at the coming edge
-                    i += 1
-                    dog.progress()
-            else:
-                spurious = rng is not None and busy and not ready and rng.random() < p_spurious
-                ctx.set(dut.start, int(spurious))  # a start while busy and not ready must be ignored
-                if rng is not None:  # x only matters when a start is taken
-                    ctx.set(dut.x, [int(v) for v in rng.integers(0, mask + 1, batches.shape[1])])
-            if outstanding or want:
-                dog.tick()
-            await ctx.tick()
-            edge += 1
+        codes = await stream_recv(ctx, Interface(dut.valid, None, dut.y), n, upstream=Interface(dut.start, dut.ready,
+                                  dut.x), upstream_log=sent, latency=s, hold=True, drain=hold, watchdog=s + 3,
+                                  on_cycle=sideband, log=seen, label="y", item="batch", upstream_item="start",
+                                  names=lambda k, total: f"batch {k} of {total}")
+        run.codes[:] = codes
+        run.valids = [e - 1 for e in seen.edges]  # registered at the edge before the one that sampled it
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(tb)
+    sim.add_testbench(producer)
+    sim.add_testbench(consumer)
     sim.run()
     return run
 
@@ -185,7 +154,7 @@ def test_gelu_lut_has_more_steps_than_levels(column):
 @pytest.mark.parametrize(("kw", "match"), [
     (dict(drop=3), r"batch 3 of 8: no valid at edge 125, where it was due \(start taken at edge 94 \+ 31 cycles\): "
                    r"the result is lost"),
-    (dict(extra=7), r"extra result: valid at edge 250 with no conversion outstanding \(after batch 7 of 8\)"),
+    (dict(extra=7), r"extra result: valid at edge 250 with no start outstanding \(after batch 7 of 8\)"),
     (dict(extra=2), r"batch 3 of 8: valid at edge 95, documented 125 \(start taken at edge 94 \+ 31 cycles\): an "
                     r"early, extra or lost result"),
 ], ids=["lost", "extra-after-last", "extra-mid-stream"])

@@ -16,9 +16,10 @@ from amaranth.sim import Simulator
 from npegen.hw.ternary import TernaryEngine
 from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models.ternary import TernaryParams, beat_codes, beat_trits, sherry_quantize
+from npegen.sim.amaranth_stream import StreamLog, stream_recv, stream_send
+from npegen.sim.tb_ternary import beat_payloads, result_name, result_value, stall_bound
 from npegen.sim.tb_ternary import expected as _expect
-from npegen.sim.tb_ternary import result_name, stall_bound
-from npegen.sim.util import Watchdog, await_accept
+from npegen.sim.util import Watchdog, stall_runs
 
 
 def rtl_ternary(p: TernaryParams, words, x, rng, scales=None, bias=None, *, expect, p_idle=0.2, p_ready=0.7,
@@ -26,86 +27,46 @@ def rtl_ternary(p: TernaryParams, words, x, rng, scales=None, bias=None, *, expe
     """Stream beat words [N, K/(4P)] against ``x`` [K] through the engine in the Amaranth simulator and check
     every result against ``expect`` (the model's outputs in order) as it arrives.
 
-    The producer idles before a beat with probability ``p_idle``; the consumer drives ``o.ready`` high with
-    probability ``p_ready``, and low for whole cycles ``[start, start + length)`` of every ``holds`` entry.
+    The producer (:func:`~npegen.sim.amaranth_stream.stream_send`, the engine's input layout) idles before a beat
+    with probability ``p_idle``; the consumer (:func:`~npegen.sim.amaranth_stream.stream_recv`) drives ``o.ready``
+    high with probability ``p_ready``, and low for whole cycles ``[start, start + length)`` of every ``holds`` entry.
     Returns ``(results, stalls)``: the results ((acc, last) for epilogue ``"none"``, y for ``"fp16"``) and,
     per cycle run in which a result waited with ``o.ready`` low, the beats the engine took meanwhile.
     """
     dut = TernaryEngine.from_params(p)
-    words = np.asarray(words, dtype=object)
-    n, nb = words.shape
-    wpb = p.weights_per_beat
-    gpr = nb * wpb // p.group_size
-    if p.epilogue == "fp16":  # no bias is a +0 bias
-        bias = np.zeros(n) if bias is None else bias
-    sbits = None if scales is None else np.asarray(scales, np.float16).view(np.uint16)
-    bbits = None if bias is None else np.asarray(bias, np.float16).view(np.uint16)
+    payloads = beat_payloads(p, words, x, scales, bias)
+    nb = np.asarray(words).shape[1]
+    gpr = nb * p.weights_per_beat // p.group_size
     expect = list(expect)
-    want = len(expect)
-    out, stalls = [], []
-    state = {"done": False, "beat": "none yet"}
+    log, rlog = StreamLog(), StreamLog()  # the producer's; the consumer's (taken edges, blocked edges)
+    got = {}
+
+    def check(k, beat):  # each result against the model as it arrives, naming its row (and group)
+        value = result_value(p, beat)
+        if k < len(expect) and value != expect[k]:
+            raise AssertionError(f"{result_name(p, gpr, k)}: rtl {value}, model {expect[k]} ({p.tag})")
 
     async def producer(ctx):
-        for r in range(n):
-            for b in range(nb):
-                while rng.random() < p_idle:
-                    ctx.set(dut.i.valid, 0)
-                    await ctx.tick()
-                beat = {"codes": int(words[r, b]), "acts": [int(v) for v in x[b * wpb:(b + 1) * wpb]],
-                        "last": int(b == nb - 1)}
-                if p.epilogue == "fp16":
-                    beat.update(scale=int(sbits[r, b * wpb // p.group_size]), bias=int(bbits[r]))
-                ctx.set(dut.i.payload, beat)
-                ctx.set(dut.i.valid, 1)
-                # i.ready is documented low only while o.ready is low: count only the cycles o.ready was high
-                await await_accept(ctx, dut.i, dut.o, Watchdog(
-                    p.latency + 1, lambda r=r, b=b: f"beat {b} of row {r} not accepted ({p.tag})"))
-                state["beat"] = f"beat {b} of row {r}"
-        ctx.set(dut.i.valid, 0)
-        state["done"] = True
+        # i.ready is documented low only while o.ready is low: count only the cycles o.ready was high
+        await stream_send(ctx, dut.i, payloads, idle_prob=p_idle, rng=rng, downstream=dut.o, log=log,
+                          watchdog=p.latency + 1, label=f"i ({p.tag})")
 
     async def consumer(ctx):
         # a result is due at most `latency` cycles after the beat completing it: count the cycles in which
         # o.ready is high and the producer is not idling of its own accord (offering a beat, or done)
-        wd = Watchdog(p.latency + 2, lambda: f"{result_name(p, gpr, len(out))}: awaited after {state['beat']} "
-                                             f"({p.tag})")
-        cycle, blocked, tail = 0, None, 0
-        while True:
-            held = any(s <= cycle < s + length for s, length in holds)
-            ready = int(not held and (len(out) >= want or rng.random() < p_ready))
-            ctx.set(dut.o.ready, ready)
-            _, _, valid, pl, i_valid, i_ready = await ctx.tick().sample(dut.o.valid, dut.o.payload, dut.i.valid,
-                                                                        dut.i.ready)
-            cycle += 1
-            if valid and not ready:
-                blocked = (blocked or 0) + int(bool(i_valid and i_ready))
-            elif blocked is not None:
-                stalls.append(blocked)
-                blocked = None
-            if valid and ready:
-                got = (int(pl.acc), int(pl.last)) if p.epilogue == "none" else int(pl.y)
-                if len(out) >= want:
-                    raise AssertionError(f"extra result {got} after the {want} expected ({p.tag})")
-                if got != expect[len(out)]:
-                    raise AssertionError(f"{result_name(p, gpr, len(out))}: rtl {got}, model {expect[len(out)]} "
-                                         f"({p.tag})")
-                out.append(got)
-                wd.progress()
-            elif i_valid and i_ready:
-                wd.progress()
-            elif ready and len(out) < want and (i_valid or state["done"]):
-                wd.tick()
-            if len(out) >= want and state["done"]:  # drain: o.ready high for latency + 2 cycles, nothing may come
-                tail += 1
-                if tail > p.latency + 2:
-                    return
+        wd = Watchdog(p.latency + 2, lambda: f"{result_name(p, gpr, len(rlog.edges))}: awaited after "
+                                             f"{len(log.accepted)} of {len(payloads)} beats ({p.tag})")
+        got["beats"] = await stream_recv(ctx, dut.o, len(expect), stall_prob=1 - p_ready, rng=rng, holds=holds,
+                                         watchdog=wd, upstream=dut.i, upstream_log=log, drain=p.latency + 3,
+                                         on_beat=check, log=rlog, item="result", label=p.tag)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     sim.run()
-    return out, stalls
+    stalls = stall_runs(rlog.blocked, rlog.accepted)
+    return [result_value(p, b) for b in got["beats"]], stalls
 
 
 def _random_case(p, rng, n=3, groups=3):
@@ -212,7 +173,7 @@ def test_bench_names_a_lost_extra_or_wrong_result(p, change, seed):
     words, expect = beat_codes(p, trits), _expect(p, trits, x, scales)
     if change == "lost":  # row 1 is never sent, so its results never come
         words = words[:1]
-        match = r"result \d+ \(row 1.*: awaited after beat \d+ of row 0 .*nothing arrived within \d+ cycles"
+        match = r"result \d+ \(row 1.*: awaited after \d+ of \d+ beats .*nothing arrived within \d+ cycles"
     elif change == "extra":  # only row 0's results are expected
         expect, match = expect[: len(expect) // 2], r"extra result .* after the \d+ expected"
     else:

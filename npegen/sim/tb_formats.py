@@ -6,8 +6,11 @@ Environment: ``PARAM_FORMAT`` (a :func:`npegen.models.formats.parse` spec), ``PA
 ``NPEGEN_N`` (encoder: at most this many structured vectors, a seeded random subset when there are more;
 default 65,536; 0 = all).
 
-Both units are combinational (latency 0): each vector is applied, then sampled 1 ns later, so no test
-waits for a result and none can hang.
+Both units are combinational (latency 0): each vector is applied through a
+:class:`~npegen.sim.stream.StreamDriver` over the unit's input ports and sampled 1 ns later through a
+:class:`~npegen.sim.stream.StreamMonitor` over its output ports (:func:`~npegen.sim.stream.apply`), both
+packing with layouts built from the unit's own port shapes (``NPEGEN_PORTS``), so no test waits for a result
+and none can hang.
 
 Tests
 -----
@@ -31,7 +34,8 @@ import cocotb
 import numpy as np
 
 from ..models.formats import FP4E2M1, Format, Int, Minifloat, Posit, parse
-from .util import rng_from_env
+from .stream import StreamDriver, StreamMonitor, apply
+from .util import Ports, rng_from_env, sim_env
 
 #: Default cap on the encoder's structured vectors in one cocotb run (``NPEGEN_N``; 0 = all).
 ENCODER_VECTORS = 65536
@@ -273,32 +277,31 @@ def _minifloat_encoder_spec(fmt: Minifloat, row, biggest, tiniest) -> list[tuple
     return rows
 
 
+def _units(dut) -> tuple[StreamDriver, StreamMonitor]:
+    """A driver of the unit's input ports and a monitor of its output ports, each port a field of a layout built from
+    the unit's own port shapes (:meth:`~npegen.sim.util.Ports.group`): combinational, no handshake."""
+    ports = Ports.from_env()
+    flat = dict(name=None, valid=None, ready=None, payload=None)
+    return StreamDriver(dut, ports.group("in"), **flat), StreamMonitor(dut, ports.group("out"), **flat)
+
+
 @cocotb.test(skip=_UNIT != "decoder")
 async def test_decoder_all_codes(dut):
-    from cocotb.triggers import Timer
-
     fmt = parse(os.environ["PARAM_FORMAT"])
     codes = np.arange(fmt.n_codes)
     d = fmt.decompose(codes)
+    names = ("sign", "zero", "nar", "scale", "sig")
     want = np.stack([d.sign.astype(np.int64), d.zero.astype(np.int64), d.nar.astype(np.int64), d.scale,
                      d.sig.astype(np.int64)], axis=1)
-    got = np.empty_like(want)
-    h_code, outs = dut.code, (dut.sign, dut.zero, dut.nar, dut.scale, dut.sig)
-    for c in codes.tolist():
-        h_code.value = c
-        await Timer(1, unit="ns")
-        got[c] = [int(outs[0].value), int(outs[1].value), int(outs[2].value), outs[3].value.to_signed(),
-                  int(outs[4].value)]
+    drv, mon = _units(dut)
+    rows = await apply(drv, mon, ({"code": c} for c in codes.tolist()))
+    got = np.array([[r[k] for k in names] for r in rows], dtype=np.int64)
     bad = np.flatnonzero((got != want).any(axis=1))
     assert bad.size == 0, (f"{bad.size} of {codes.size} codes decode wrongly; first code {bad[0]:#x}: rtl "
                            f"(sign, zero, nar, scale, sig)={tuple(got[bad[0]])}, model {tuple(want[bad[0]])}")
     if fmt.has_inf:  # the inf output of every code, against the model
         d_inf = d.inf.astype(np.int64)
-        got_inf = np.empty_like(d_inf)
-        for c in codes.tolist():
-            h_code.value = c
-            await Timer(1, unit="ns")
-            got_inf[c] = int(dut.inf.value)
+        got_inf = np.array([r["inf"] for r in rows], dtype=np.int64)
         bad = np.flatnonzero(got_inf != d_inf)
         assert bad.size == 0, f"{bad.size} codes flag inf wrongly; first {bad[0]:#x}: rtl {got_inf[bad[0]]}"
         for code, flag in decoder_inf_codes(fmt).items():
@@ -312,8 +315,6 @@ async def test_decoder_all_codes(dut):
 
 @cocotb.test(skip=_UNIT != "encoder")
 async def test_encoder_structured(dut):
-    from cocotb.triggers import Timer
-
     fmt = parse(os.environ["PARAM_FORMAT"])
     frac_in, scale_bits = int(os.environ["PARAM_FRAC_IN"]), int(os.environ["PARAM_SCALE_BITS"])
     limit = int(os.environ.get("NPEGEN_N", str(ENCODER_VECTORS)))
@@ -321,29 +322,22 @@ async def test_encoder_structured(dut):
     want = fmt.encode_fields(stim["sign"], stim["scale"], stim["sig"], frac_in=frac_in, sticky=stim["sticky"],
                              zero=stim["zero"], nar=stim["nar"]).astype(np.int64)
     n = want.size
-    got = np.empty(n, dtype=np.int64)
-    cols = [stim[k].tolist() for k in ("sign", "zero", "nar", "scale", "sig", "sticky")]
-    hs = (dut.sign, dut.zero, dut.nar, dut.scale, dut.sig, dut.sticky)
-    mask = (1 << scale_bits) - 1
-    h_code = dut.code
-    for i, (sg, z, nr, sc, sig, st) in enumerate(zip(*cols, strict=True)):
-        hs[0].value, hs[1].value, hs[2].value = sg, z, nr
-        hs[3].value, hs[4].value, hs[5].value = sc & mask, sig, st
-        await Timer(1, unit="ns")
-        got[i] = h_code.value.to_unsigned()
+    keys = ("sign", "zero", "nar", "scale", "sig", "sticky")
+    cols = [stim[k].tolist() for k in keys]
+    drv, mon = _units(dut)
+    rows = await apply(drv, mon, (dict(zip(keys, row, strict=True)) for row in zip(*cols, strict=True)))
+    got = np.array([r["code"] for r in rows], dtype=np.int64)
     bad = np.flatnonzero(got != want)
     if bad.size:
         i = int(bad[0])
         fields = {k: int(stim[k][i]) for k in stim}
         raise AssertionError(f"{bad.size} of {n} encodings differ; first {fields}: rtl {got[i]:#x}, "
                              f"model {want[i]:#x} ({fmt.name}, frac_in={frac_in})")
-    for fields, code, what in encoder_spec_table(fmt, frac_in, scale_bits):
-        for k, h in zip(("sign", "zero", "nar", "scale", "sig", "sticky"), hs, strict=True):
-            h.value = fields[k] & mask if k == "scale" else fields[k]
-        await Timer(1, unit="ns")
-        got_code = h_code.value.to_unsigned()
-        assert got_code == code, (f"{fmt.name} encoder, {what}: inputs {fields} give rtl {got_code:#x}, "
-                                  f"documented {code:#x} (frac_in={frac_in}, scale_bits={scale_bits})")
+    table = encoder_spec_table(fmt, frac_in, scale_bits)
+    rows = await apply(drv, mon, (fields for fields, _, _ in table))
+    for (fields, code, what), row in zip(table, rows, strict=True):
+        assert row["code"] == code, (f"{fmt.name} encoder, {what}: inputs {fields} give rtl {row['code']:#x}, "
+                                     f"documented {code:#x} (frac_in={frac_in}, scale_bits={scale_bits})")
     dut._log.info("%s encoder: %d structured vectors bit-exact, special inputs as documented", fmt.name, n)
 
 
@@ -381,5 +375,6 @@ def verify_formats(fmt: str | Format, unit: str, *, frac_in: int | None = None, 
         env.update(PARAM_FRAC_IN=str(dut.frac_in), PARAM_SCALE_BITS=str(dut.scale_bits))
         tag = f"{f.name}_f{dut.frac_in}_s{dut.scale_bits}"
     top = f"{unit}_{f.name}"
+    env.update(sim_env(dut))  # the unit's own port shapes, for the testbench to pack with
     return run_cocotb(dut, toplevel=top, test_module=__name__, env=env, tag=tag, sim=sim, seed=seed,
                       **runner_kwargs)

@@ -2,13 +2,16 @@
 :func:`npegen.models.int_mac.ref_int_mac`.
 
 The design point arrives as ``PARAM_*`` environment variables
-(:meth:`IntMacParams.to_env`) and the stimulus seed as ``NPEGEN_SEED``; run it
+(:meth:`IntMacParams.to_env`), the lane's port layouts as ``NPEGEN_PORTS``
+(:class:`~npegen.sim.util.Ports`) and the stimulus seed as ``NPEGEN_SEED``; run it
 through :func:`verify_int_mac` (or ``npegen verify int-mac``).
 
-Timing convention: inputs are driven and outputs sampled at the *falling*
-edge, one trigger per cycle. The value sampled after rising edge ``t`` must
-equal the model's state after beat ``t - latency + 1``, and the reset state
-before that, so a wrong latency fails as surely as a wrong sum.
+Timing convention: beats go in through a :class:`~npegen.sim.stream.StreamDriver`
+(packed with the lane's own ``i`` layout; ``clear`` as sideband; the sequence's
+idle cycles as explicit idle items that still carry their operands), driven and
+sampled at the *falling* edge, one trigger per cycle. The value sampled after
+rising edge ``t`` must equal the model's state after beat ``t - latency + 1``, and
+the reset state before that, so a wrong latency fails as surely as a wrong sum.
 
 Lost and extra results: the lane has no output handshake, so every cycle is
 checked. A beat whose product never reaches the accumulator fails naming the
@@ -46,7 +49,8 @@ import cocotb
 import numpy as np
 
 from ..models.int_mac import IntMacParams, exhaustive_pairs, random_sequence, ref_int_mac
-from .util import Watchdog, pack_fields, record_measurement, rng_from_env, start
+from .stream import StreamDriver
+from .util import Ports, Watchdog, cycle_now, record_measurement, rng_from_env, sim_env, start
 
 TOPLEVEL = "int_mac"
 TEST_MODULE = __name__
@@ -159,54 +163,58 @@ def drain_cycles(p: IntMacParams) -> int:
     return p.latency + 2
 
 
-async def _start(dut) -> IntMacParams:
+async def _start(dut) -> tuple[IntMacParams, Ports]:
     await start(dut, i__valid=0, i__payload=0, clear=0)
-    return IntMacParams.from_env()
+    return IntMacParams.from_env(), Ports.from_env()
 
 
-async def drive_and_check(dut, p: IntMacParams, seq: dict[str, np.ndarray], label: str):
-    """Drive ``seq`` one beat per cycle, sample every cycle, compare with the model bit for bit; then hold the
-    inputs idle (with non-zero operands) for :func:`drain_cycles` cycles and check nothing more arrives.
-    Returns the aligned samples ``(acc, overflow)``, one per beat."""
-    from cocotb.triggers import FallingEdge
+def beats(seq: dict[str, np.ndarray]) -> list[dict[str, int]]:
+    """The ``i`` payloads of ``seq`` as dicts of the lane's layout (``{"a": ..., "b": ...}``)."""
+    return [{"a": x, "b": y} for x, y in zip(seq["a"].tolist(), seq["b"].tolist(), strict=True)]
 
-    a, b, valid, clear = seq["a"], seq["b"], seq["valid"], seq["clear"]
-    n, lat, drain = a.size, p.latency, drain_cycles(p)
+
+#: Operands on the bus in idle cycles: a non-zero product that must not be accumulated.
+IDLE_OPERANDS = {"a": -1, "b": -1}
+
+
+async def drive_and_check(dut, ports: Ports, p: IntMacParams, seq: dict[str, np.ndarray], label: str):
+    """Drive ``seq`` one beat per cycle through a :class:`~npegen.sim.stream.StreamDriver` (the ``valid = 0`` cycles
+    of ``seq`` as explicit idle cycles that still carry their operands, ``clear`` as sideband), sample every cycle
+    and compare with the model bit for bit; then hold the inputs idle (with non-zero operands) for
+    :func:`drain_cycles` cycles and check nothing more arrives. Returns the aligned samples ``(acc, overflow)``,
+    one per beat."""
+    n, lat, drain = seq["a"].size, p.latency, drain_cycles(p)
     # Samples after rising edge t show the model after beat t - lat + 1; until then, the state before
     # this sequence (a clear at the start of every sequence makes that deterministic).
-    got_acc = np.empty(n + lat - 1 + drain, dtype=np.int64)
-    got_ovf = np.empty(n + lat - 1 + drain, dtype=bool)
-    words = [pack_fields((x, y), (p.width, p.width)) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
-    idle_word = pack_fields((-1, -1), (p.width, p.width))  # a non-zero product that must not be accumulated
-    vals, clrs = valid.astype(int).tolist(), clear.astype(int).tolist()
-    h_payload, h_valid, h_clear, h_acc, h_ovf, h_ready = (
-        dut.i__payload, dut.i__valid, dut.clear, dut.acc, dut.overflow, dut.i__ready)
-    for t in range(n + lat + drain):
-        if t > 0:
-            got_acc[t - 1] = h_acc.value.to_signed()
-            got_ovf[t - 1] = bool(h_ovf.value)
-            assert int(h_ready.value) == 1, f"{label}: i.ready dropped at cycle {t - 1}"
-        if t < n:
-            h_payload.value = words[t]
-            h_valid.value = vals[t]
-            h_clear.value = clrs[t]
-        else:
-            h_payload.value = idle_word
-            h_valid.value = 0
-            h_clear.value = 0
-        await FallingEdge(dut.clk)
-    beats = slice(lat - 1, lat - 1 + n)
-    check_trace(p, seq, got_acc[beats], got_ovf[beats], label)
+    acc, ovf = [], []
+    h_acc, h_ovf = dut.acc, dut.overflow
+    t0 = cycle_now()
+
+    def sample(c: int, ready) -> None:  # at falling edge c: the outputs after the rising edge that ended c - 1
+        assert ready == 1, f"{label}: i.ready dropped at cycle {c - t0}"
+        if c > t0:
+            acc.append(h_acc.value.to_signed())
+            ovf.append(int(h_ovf.value))
+
+    # i.ready is constant: read it at the falling edge (no settle), every cycle (the hook)
+    drv = StreamDriver.from_ports(dut, ports, "i", settle=False, on_cycle=sample, label=label,
+                                  idle_payload=IDLE_OPERANDS)
+    await drv.send(beats(seq), valid=seq["valid"].tolist(), sideband={"clear": seq["clear"].astype(int).tolist()})
+    await drv.idle(lat + drain)
+    got_acc = np.array(acc, dtype=np.int64)
+    got_ovf = np.array(ovf, dtype=bool)
+    beats_ = slice(lat - 1, lat - 1 + n)
+    check_trace(p, seq, got_acc[beats_], got_ovf[beats_], label)
     if n:
         check_drain(p, (got_acc[lat - 2 + n], got_ovf[lat - 2 + n]), got_acc[lat - 1 + n:], got_ovf[lat - 1 + n:],
                     label)
     dut._log.info("%s: %d cycles bit-exact (%s)", label, n, p.tag)
-    return got_acc[beats], got_ovf[beats]
+    return got_acc[beats_], got_ovf[beats_]
 
 
 @cocotb.test()
 async def test_all_pairs(dut):
-    p = await _start(dut)
+    p, ports = await _start(dut)
     rng = rng_from_env(1)
     if p.width <= 8:
         a, b = exhaustive_pairs(p.width)
@@ -220,38 +228,38 @@ async def test_all_pairs(dut):
         b = np.concatenate([cb.ravel(), rng.integers(lo, hi, n, endpoint=True)])
         label = f"{corners.size ** 2} corner + {n} random pairs"
     ones = np.ones(a.size, dtype=bool)
-    await drive_and_check(dut, p, {"a": a, "b": b, "valid": ones, "clear": ones}, label + ", one product each")
+    await drive_and_check(dut, ports, p, {"a": a, "b": b, "valid": ones, "clear": ones}, label + ", one product each")
     # back to back into one accumulation: a seeded random subset in random order (test_random_accumulate and
     # test_overflow_corners cover accumulation further)
     pick = rng.permutation(a.size)[:ACCUMULATED_PAIRS]
     ones = np.ones(pick.size, dtype=bool)
     clear = np.zeros(pick.size, dtype=bool)
     clear[0] = True
-    await drive_and_check(dut, p, {"a": a[pick], "b": b[pick], "valid": ones, "clear": clear},
+    await drive_and_check(dut, ports, p, {"a": a[pick], "b": b[pick], "valid": ones, "clear": clear},
                           f"{pick.size} of the pairs, accumulated")
 
 
 @cocotb.test()
 async def test_random_accumulate(dut):
-    p = await _start(dut)
+    p, ports = await _start(dut)
     n = int(os.environ.get("NPEGEN_N", "20000"))
     seq = random_sequence(p, n, rng_from_env(2))
     seq["clear"][0] = True
-    await drive_and_check(dut, p, seq, f"{n} random cycles")
+    await drive_and_check(dut, ports, p, seq, f"{n} random cycles")
 
 
 @cocotb.test()
 async def test_overflow_corners(dut):
-    p = await _start(dut)
+    p, ports = await _start(dut)
     seq = overflow_corner_table(p)
     seq["clear"][0] = True
-    await drive_and_check(dut, p, seq, "overflow corner table")
+    await drive_and_check(dut, ports, p, seq, "overflow corner table")
     case = overflow_then_clear(p)
     if case is None:
         dut._log.info("overflow then clear: acc_width %d does not overflow within 600 beats", p.acc_width)
         return
     seq, checks = case
-    acc, ovf = await drive_and_check(dut, p, seq, "overflow then clear")
+    acc, ovf = await drive_and_check(dut, ports, p, seq, "overflow then clear")
     for beat, want_acc, want_ovf, what in checks:
         assert (int(acc[beat]), bool(ovf[beat])) == (want_acc, want_ovf), (
             f"overflow then clear, beat {beat} ({what}): rtl acc={acc[beat]} overflow={int(ovf[beat])}, "
@@ -260,20 +268,16 @@ async def test_overflow_corners(dut):
 
 @cocotb.test()
 async def test_reset_and_ready(dut):
-    from cocotb.triggers import FallingEdge
-
-    p = await _start(dut)
+    p, ports = await _start(dut)
     assert dut.acc.value.to_signed() == 0 and int(dut.overflow.value) == 0, "reset state is not zero"
     assert int(dut.i__ready.value) == 1
     lo = -(1 << (p.width - 1))
     seq = {"a": np.array([lo, lo]), "b": np.array([lo, 1]), "valid": np.array([True, True]),
            "clear": np.array([False, False])}
-    await drive_and_check(dut, p, seq, "two beats after reset")
-    dut.clear.value = 1
-    await FallingEdge(dut.clk)
-    dut.clear.value = 0
-    for _ in range(p.latency):
-        await FallingEdge(dut.clk)
+    await drive_and_check(dut, ports, p, seq, "two beats after reset")
+    drv = StreamDriver.from_ports(dut, ports, "i", settle=False, label="clear alone")
+    await drv.send([IDLE_OPERANDS], valid=[False], sideband={"clear": [1]})  # clear without a beat
+    await drv.idle(p.latency)
     assert dut.acc.value.to_signed() == 0, "clear alone did not zero the accumulator"
     assert int(dut.overflow.value) == 0
 
@@ -281,25 +285,24 @@ async def test_reset_and_ready(dut):
     # accumulator rises every cycle; wait (at most `latency` cycles after the last beat) for its final value
     k, prod = 40, 1
     want = k * prod
-    word = pack_fields((1, 1), (p.width, p.width))
     wd = Watchdog(p.latency, lambda: f"dot-product job of {k} beats: the final sum {want} (beat {k - 1} "
                                      f"accumulated) ({p.tag})")
-    seen, t = None, 0
-    while seen is None:
-        if t > 0 and dut.acc.value.to_signed() == want:
-            seen = t - 1  # the sample after the edge that ended cycle t - 1, read at falling edge t
-            break
-        dut.i__payload.value = word
-        dut.i__valid.value = int(t < k)
-        dut.clear.value = int(t == 0)
-        await FallingEdge(dut.clk)
-        if t < k:
-            wd.progress()
-        else:
+    seen: list[int] = []
+    t0 = cycle_now()
+
+    def watch(c: int, _ready) -> None:  # the sample after the edge that ended cycle c - 1, read at falling edge c
+        if c > t0 and not seen and dut.acc.value.to_signed() == want:
+            seen.append(c - t0 - 1)
+
+    one = {"a": 1, "b": 1}
+    drv = StreamDriver.from_ports(dut, ports, "i", settle=False, on_cycle=watch, idle_payload=one,
+                                  label="dot-product job")
+    await drv.send([one] * k, sideband={"clear": [1] + [0] * (k - 1)})
+    while not seen:
+        await drv.idle(1)
+        if not seen:
             wd.tick()
-        t += 1
-    dut.i__valid.value = 0
-    record_measurement("int_mac.test_reset_and_ready", cycles=seen + 1 + 1, k=k)
+    record_measurement("int_mac.test_reset_and_ready", cycles=seen[0] + 1 + 1, k=k)
 
 
 def verify_int_mac(params: IntMacParams | None = None, *, sim: str | None = None, seed: int | None = None,
@@ -334,6 +337,7 @@ def verify_int_mac(params: IntMacParams | None = None, *, sim: str | None = None
         env["NPEGEN_N"] = str(int(n_random))
     env.update(env_override or {})
     dut = IntMac.from_params(params) if component is None else component
+    env.update(sim_env(dut))  # the lane's own layouts, for the testbench to pack with
     tag = params.tag if component is None else f"{params.tag}_{type(component).__name__.lower()}"
     return run_cocotb(dut, toplevel=TOPLEVEL, test_module=TEST_MODULE, env=env, tag=tag, sim=sim, seed=seed,
                       testcase=testcase, **runner_kwargs)

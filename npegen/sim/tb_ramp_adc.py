@@ -5,14 +5,17 @@ input code - so the RTL is compared with the formula itself, not only with the m
 (``tests/test_ramp_adc.py`` checks the model against an independent evaluation). Design point in
 ``PARAM_*`` (:meth:`RampAdcParams.to_env`), seed in ``NPEGEN_SEED``. A converter of any ``f`` (a callable,
 e.g. a decreasing one: count-down mode) travels as its tables in a JSON file named by ``PARAM_TABLES``
-(:func:`verify_ramp_adc` ``adc=``). Inputs are driven and outputs sampled at the falling clock edge.
+(:func:`verify_ramp_adc` ``adc=``); the converter's ``x`` and ``y`` layouts travel as ``NPEGEN_PORTS``
+(:class:`~npegen.sim.util.Ports`). Starts go in through a :class:`~npegen.sim.stream.StreamDriver` on
+``start`` / ``ready`` / ``x`` and codes come out through a :class:`~npegen.sim.stream.StreamMonitor` on ``valid`` /
+``y``, driven and sampled at the falling clock edge.
 
-Lost and extra results: every cycle is checked as it happens. A ``valid`` must come exactly ``cycles``
-edges after the edge that took its start: none at that edge fails as a lost result, one at another edge
-as an early or extra result, one with no conversion outstanding as an extra result (also during the idle
-cycles after the last result), each naming the batch. Every wait (for a result, or for ``ready`` to take a
-pending start) is bounded by a :class:`~npegen.sim.util.Watchdog` of ``cycles + 2`` cycles: the documented
-latency plus the cycle that takes the start, plus one.
+Lost and extra results: every cycle is checked as it happens (the monitor's ``latency``). A ``valid`` must
+come exactly ``cycles`` edges after the edge that took its start: none at that edge fails as a lost result, one
+at another edge as an early or extra result, one with no start outstanding as an extra result (also during the
+idle cycles after the last result), each naming the batch. The wait for ``ready`` to take a pending start is
+bounded by the driver's :class:`~npegen.sim.util.Watchdog` of ``cycles + 2`` cycles: the documented latency
+plus the cycle that takes the start, plus one (the monitor's, one cycle longer, bounds the wait for a result).
 
 Tests
 -----
@@ -31,13 +34,15 @@ from __future__ import annotations
 
 import json
 import os
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import cocotb
 import numpy as np
 
 from ..models.ramp_adc import RampADC, RampAdcParams
-from .util import Watchdog, pack_fields, record_measurement, rng_from_env, start
+from .stream import StreamDriver, StreamMonitor, transfer
+from .util import Ports, Watchdog, record_measurement, rng_from_env, sim_env, start
 
 TOPLEVEL = "ramp_adc"
 
@@ -103,75 +108,45 @@ def _inputs(t: Tables, n_cols: int, rng) -> np.ndarray:
 async def _run(dut, t: Tables, n_cols: int, batches: np.ndarray, rng=None, p_gap=0.0, p_spurious=0.0,
                hold: int | None = None):
     """Convert every batch, checking the handshake each cycle (see the module notes); then hold the output idle
-    for ``hold`` cycles (default ``cycles + 2``). Return (codes [B, n_cols], take cycles, valid cycles)."""
-    from cocotb.triggers import FallingEdge
+    for ``hold`` cycles (default ``cycles + 2``). Return (codes [B, n_cols], take cycles, valid cycles).
 
+    The batches go in through a :class:`~npegen.sim.stream.StreamDriver` on ``start`` / ``ready`` / ``x`` (idle
+    gaps with probability ``p_gap``, random ``x`` while idle, ignored ``start`` pulses while not ready with
+    probability ``p_spurious``), the codes come out through a :class:`~npegen.sim.stream.StreamMonitor` on
+    ``valid`` / ``y`` (no ready: every valid is a result) that checks each ``valid`` comes exactly ``cycles``
+    edges after the edge that took its start and that ``y`` holds between results; both pack with the converter's
+    own ``x`` and ``y`` layouts."""
+    ports = Ports.from_env()
     n, s = len(batches), t.cycles
     hold = s + 2 if hold is None else hold
-    words = [pack_fields(b.tolist(), [t.in_bits] * n_cols) for b in batches]
-    x_mask = (1 << (t.in_bits * n_cols)) - 1
-    x_bytes = (t.in_bits * n_cols + 7) // 8
-    code_mask = (1 << t.n_bits) - 1
-    got, takes, valids = [], [], []
+    drv = mon = None
 
-    def what() -> str:
-        k = len(valids)
-        if k < len(takes):
-            return f"{t.tag}: batch {k} of {n}: valid due at cycle {takes[k] + s} (start taken at cycle {takes[k]})"
-        return f"{t.tag}: batch {len(takes)} of {n}: its start was never taken (ready low)"
+    def never_taken() -> str:
+        return f"{t.tag}: batch {drv.index} of {n}: its start was never taken (ready low)"
 
-    dog = Watchdog(s + 2, what)
-    i, cycle, prev_y, idle = 0, 0, None, 0
-    edge = FallingEdge(dut.clk)
-    while True:
-        # outputs after the rising edge that ended the previous cycle
-        k = len(valids)
-        y = dut.y.value.to_unsigned()
-        if int(dut.valid.value):
-            if k >= len(takes):
-                raise AssertionError(f"{t.tag}: extra result: valid at cycle {cycle} with no conversion outstanding "
-                                     f"(after batch {k - 1} of {n})")
-            due = takes[k] + s
-            if cycle != due:
-                raise AssertionError(f"{t.tag}: batch {k} of {n}: valid at cycle {cycle}, documented {due} (start "
-                                     f"taken at cycle {takes[k]} + {s} cycles): an early, extra or lost result")
-            got.append([(y >> (t.n_bits * j)) & code_mask for j in range(n_cols)])
-            valids.append(cycle)
-            dog.progress()
-        elif k < len(takes) and cycle == takes[k] + s:
-            raise AssertionError(f"{t.tag}: batch {k} of {n}: no valid at cycle {cycle}, where it was due (start "
-                                 f"taken at cycle {takes[k]} + {s} cycles): the result is lost")
-        elif prev_y is not None and y != prev_y:
-            raise AssertionError(f"{t.tag}: y changed without valid at cycle {cycle} (after batch {k - 1} of {n})")
-        prev_y = y if valids else None
-        outstanding = len(valids) < len(takes)
-        ready, busy = int(dut.ready.value), int(dut.busy.value)
-        if outstanding and not busy:
-            raise AssertionError(f"{t.tag}: batch {len(valids)} of {n}: busy low at cycle {cycle} before its result")
-        if len(valids) == n:
+    def sideband(c: int) -> None:  # busy through every conversion; idle and ready once the last one is out
+        outstanding = bisect_left(drv.accepted, c) - len(mon.beats)
+        busy = int(dut.busy.value)
+        if outstanding > 0 and not busy:
+            raise AssertionError(f"{t.tag}: batch {len(mon.beats)} of {n}: busy low at cycle {c} before its result")
+        if len(mon.beats) == n:
+            ready = int(dut.ready.value)
             if not ready or busy:
-                raise AssertionError(f"{t.tag}: after the last batch: ready={ready} busy={busy} at cycle {cycle}")
-            if idle == hold:
-                break
-            idle += 1
-        want = i < n and not (rng is not None and rng.random() < p_gap)
-        if want:
-            dut.start.value = 1
-            dut.x.value = words[i]
-            if ready:
-                takes.append(cycle + 1)  # taken at the next rising edge
-                i += 1
-                dog.progress()
-        else:
-            spurious = rng is not None and busy and not ready and rng.random() < p_spurious
-            dut.start.value = int(spurious)  # a start while busy must be ignored
-            if rng is not None:  # x only matters when a start is taken
-                dut.x.value = int.from_bytes(rng.bytes(x_bytes), "little") & x_mask
-        if outstanding or want:
-            dog.tick()
-        await edge
-        cycle += 1
-    return np.array(got, dtype=np.int64), takes, valids
+                raise AssertionError(f"{t.tag}: after the last batch: ready={ready} busy={busy} at cycle {c}")
+
+    # ready is registered state (idle, or the last step of a conversion): read it at the falling edge, no settle
+    drv = StreamDriver(dut, ports["x"].shape, name=None, valid="start", ready="ready", payload="x", settle=False,
+                       idle_prob=p_gap, rng=rng, idle_payload="random" if rng is not None else None,
+                       spurious_prob=p_spurious, watchdog=Watchdog(s + 2, never_taken), label=t.tag, item="start")
+    # a late result is caught at its due cycle (latency): the watchdog, one cycle longer, only bounds the wait
+    mon = StreamMonitor(dut, ports["y"].shape, name=None, valid="valid", ready=None, payload="y", source=drv,
+                        latency=s, hold=True, watchdog=s + 3, on_cycle=sideband, label=t.tag, item="batch",
+                        names=lambda k, _n: f"batch {k} of {n}")
+    try:
+        got = await transfer(drv, [b.tolist() for b in batches], mon, n, drain=hold)
+    finally:
+        mon.stop()
+    return np.array(got, dtype=np.int64), [c + 1 for c in drv.accepted], mon.cycles
 
 
 def _check(t: Tables, batches, got, label):
@@ -284,5 +259,6 @@ def verify_ramp_adc(params: RampAdcParams | None = None, *, adc: RampADC | None 
         env["NPEGEN_EXHAUSTIVE_BITS"] = str(int(exhaustive_bits))
     if component is None:
         component = RampAdc(adc, n_cols=params.n_cols, ramp=params.ramp, column=params.column)
+    env.update(sim_env(component))  # the converter's own x / y layouts, for the testbench to pack with
     return run_cocotb(component, toplevel=TOPLEVEL, test_module=__name__, env=env, tag=tag, sim=sim, seed=seed,
                       testcase=testcase, **runner_kwargs)

@@ -2,11 +2,13 @@
 :func:`npegen.models.ternary.ref_ternary_engine`: the exact FP16-epilogue row sums of
 ``ternary_gemv_fixed`` (epilogue ``"fp16"``) or the group sums of ``ternary_accumulate`` (``"none"``).
 
-Design point in ``PARAM_*`` (:meth:`TernaryParams.to_env`), seed in ``NPEGEN_SEED``. One coroutine drives
-beats and takes results at the falling clock edge, applying its own idle and back-pressure pattern. Every
-result is compared with the model as it arrives (naming its row and group); a result that does not come
-fails after the documented latency plus 2 cycles in which the bench itself did not stall (a
-:class:`~npegen.sim.util.Watchdog`), and one result too many fails as extra.
+Design point in ``PARAM_*`` (:meth:`TernaryParams.to_env`), the engine's port layouts in ``NPEGEN_PORTS``
+(:class:`~npegen.sim.util.Ports`), seed in ``NPEGEN_SEED``. Beats go in through a
+:class:`~npegen.sim.stream.StreamDriver` (random idle beats) and results come out through a
+:class:`~npegen.sim.stream.StreamMonitor` (random and scheduled back-pressure), both packing with the engine's
+own layouts at the falling clock edge. Every result is compared with the model in order (naming its row and
+group); a result that does not come fails after the documented latency plus 2 cycles in which the bench itself
+did not stall (the monitor's :class:`~npegen.sim.util.Watchdog`), and one result too many fails as extra.
 
 Tests
 -----
@@ -47,7 +49,8 @@ from ..models.ternary import (
     ternary_gemv_fixed,
     unpack_sherry,
 )
-from .util import Watchdog, pack_fields, record_measurement, rng_from_env, start
+from .stream import StreamDriver, StreamMonitor, transfer
+from .util import Ports, Watchdog, record_measurement, rng_from_env, sim_env, stall_runs, start
 
 TOPLEVEL = "ternary"
 
@@ -61,9 +64,33 @@ def _fp16_bits(a) -> np.ndarray:
     return np.asarray(np.asarray(a, dtype=np.float64).astype(np.float16)).view(np.uint16).astype(np.int64)
 
 
-def _signed(v: int, w: int) -> int:
-    v &= (1 << w) - 1
-    return v - (1 << w) if v >> (w - 1) else v
+def beat_payloads(p: TernaryParams, words, x: np.ndarray, scales=None, bias=None) -> list[dict]:
+    """The ``i`` payloads of rows of beat code words [N, K/(4P)] against activations ``x`` [K], as dicts of the
+    engine's input layout: ``codes``, ``acts`` (the beat's 4P activations), ``last`` (the row's last beat) and, with
+    the ``"fp16"`` epilogue, the FP16 bits of the group's ``scale`` and the row's ``bias`` (default scale 1, bias
+    +0)."""
+    words = np.asarray(words, dtype=object)
+    n, nb = words.shape
+    wpb = p.weights_per_beat
+    acts = [[int(v) for v in x[b * wpb:(b + 1) * wpb]] for b in range(nb)]
+    out = []
+    if p.epilogue == "fp16":
+        sb = _fp16_bits(scales if scales is not None else np.ones((n, nb * wpb // p.group_size)))
+        bb = _fp16_bits(bias if bias is not None else np.zeros(n))
+        for r in range(n):
+            for b in range(nb):
+                out.append({"codes": int(words[r, b]), "acts": acts[b], "scale": int(sb[r, b * wpb // p.group_size]),
+                            "bias": int(bb[r]), "last": int(b == nb - 1)})
+    else:
+        for r in range(n):
+            for b in range(nb):
+                out.append({"codes": int(words[r, b]), "acts": acts[b], "last": int(b == nb - 1)})
+    return out
+
+
+def result_value(p: TernaryParams, beat: dict):
+    """An ``o`` beat (unpacked with the engine's output layout) as :func:`expected` gives it."""
+    return beat["y"] if p.epilogue == "fp16" else (beat["acc"], beat["last"])
 
 
 def expected(p: TernaryParams, trits, x, scales=None, bias=None) -> list:
@@ -90,91 +117,59 @@ def result_name(p: TernaryParams, groups_per_row: int, i: int) -> str:
 async def run_rows(dut, p: TernaryParams, words, x: np.ndarray, scales=None, bias=None, *, expect, rng=None,
                    p_idle=0.0, p_stall=0.0, holds=(), label=""):
     """Stream the beat code words [N, K/(4P)] against ``x`` (with FP16 ``scales`` [N, K/g] and ``bias`` [N] for
-    the fp16 epilogue), checking each result against ``expect`` (:func:`expected`) as it arrives.
+    the fp16 epilogue) through a :class:`~npegen.sim.stream.StreamDriver` on ``i`` and a
+    :class:`~npegen.sim.stream.StreamMonitor` on ``o`` (the engine's own layouts), checking the results against
+    ``expect`` (:func:`expected`) as they arrive.
 
-    ``o.ready`` is low with probability ``p_stall`` and in every cycle ``[start, start + length)`` of
-    ``holds``; a beat is held back with probability ``p_idle``. Returns (results, accept cycles, result
-    cycles, stalls): results are int64 group sums [N, K/g] (epilogue "none") or one Python int per row
-    (object [N]); ``stalls`` holds, per run of cycles in which a result waited with ``o.ready`` low, the
-    beats the engine took meanwhile. Failure messages start with ``label``."""
-    from cocotb.triggers import FallingEdge, Timer
-
-    words = np.asarray(words, dtype=object)
-    n, nb = words.shape
-    wpb = p.weights_per_beat
-    gpr = nb * wpb // p.group_size
-    acts = [pack_fields(x[b * wpb:(b + 1) * wpb].tolist(), [8] * wpb) for b in range(nb)]
+    ``o.ready`` is low with probability ``p_stall`` and in every cycle ``[start, start + length)`` of ``holds``; a
+    beat is held back with probability ``p_idle``. The monitor's watchdog allows ``latency + 2`` cycles in which
+    the bench does not stall (``o.ready`` high, and a beat offered or none left); after the last result ``o.ready``
+    stays high for ``latency + 3`` cycles in which nothing more may come. Returns (results, accept cycles, result
+    cycles, stalls): results are int64 group sums [N, K/g] (epilogue "none") or one Python int per row (object
+    [N]); ``stalls`` holds, per run of cycles in which a result waited with ``o.ready`` low, the beats the engine
+    took meanwhile. Failure messages start with ``label``."""
+    ports = Ports.from_env()
+    payloads = beat_payloads(p, words, x, scales, bias)
+    nb = np.asarray(words).shape[1]
+    gpr = nb * p.weights_per_beat // p.group_size
     fp16 = p.epilogue == "fp16"
-    if fp16:
-        sb = _fp16_bits(scales if scales is not None else np.ones((n, gpr)))
-        bb = _fp16_bits(bias if bias is not None else np.zeros(n))
-    beats = []
-    for r in range(n):
-        for b in range(nb):
-            vals, widths = [int(words[r, b]), acts[b]], [p.code_bits, 8 * wpb]
-            if fp16:
-                vals += [int(sb[r, b * wpb // p.group_size]), int(bb[r])]
-                widths += [16, 16]
-            beats.append(pack_fields(vals + [int(b == nb - 1)], widths + [1]))
     expect = list(expect)
-    want, w_out = len(expect), p.out_width
-    results, acc_cycles, out_cycles, stalls = [], [], [], []
-    t, cycle, blocked, tail = 0, 0, None, 0
-    rnd = rng.random if rng is not None else None
-    # a result is due `latency` cycles after the beat completing it: count only the cycles in which the
-    # bench does not stall (o.ready high, and a beat offered or none left)
     pre = f"{label}: " if label else ""
-    wd = Watchdog(p.latency + 2, lambda: f"{pre}{result_name(p, gpr, len(results))}: awaited after {t} of "
-                                         f"{len(beats)} beats ({p.tag})")
-    while len(results) < want or tail <= p.latency + 2:  # then drain: nothing more may come
-        done = len(results) >= want
-        tail += int(done and t == len(beats))
-        o_valid = int(dut.o__valid.value)
-        held = any(s <= cycle < s + length for s, length in holds)
-        ready = 0 if not done and (held or (rnd is not None and p_stall and rnd() < p_stall)) else 1
-        taken = bool(o_valid and ready)
-        if taken:
-            word = dut.o__payload.value.to_unsigned()
-            got = _signed(word, w_out) if fp16 else (_signed(word, w_out), (word >> w_out) & 1)
-            if done:
-                raise AssertionError(f"{pre}extra result {got} after the {want} expected ({p.tag})")
-            if got != expect[len(results)]:
-                raise AssertionError(f"{pre}{result_name(p, gpr, len(results))}: rtl {got}, "
-                                     f"model {expect[len(results)]} ({p.tag})")
-            results.append(got if fp16 else got[0])
-            out_cycles.append(cycle)
-        offer = t < len(beats) and not (rnd is not None and p_idle and rnd() < p_idle)
-        dut.o__ready.value = ready
-        await Timer(1, unit="ns")  # i.ready follows o.ready combinationally: let it settle (clock low phase)
-        in_ready = int(dut.i__ready.value)
-        if not fp16:
-            assert in_ready == int((not o_valid) or ready), (
-                f"{pre}beat {t} of {len(beats)}: i.ready {in_ready} with o.valid {o_valid}, o.ready {ready}: "
-                f"i.ready is not ~o.valid | o.ready ({p.tag})")
-        dut.i__valid.value = int(offer)
-        accepted = bool(offer and in_ready)
-        if offer:
-            dut.i__payload.value = beats[t]
-            if in_ready:
-                acc_cycles.append(cycle)
-                t += 1
-        if o_valid and not ready:
-            blocked = (blocked or 0) + int(accepted)
-        elif blocked is not None:
-            stalls.append(blocked)
-            blocked = None
-        if done:
-            pass
-        elif taken or accepted:
-            wd.progress()
-        elif ready and (offer or t == len(beats)):
-            wd.tick()
-        await FallingEdge(dut.clk)
-        cycle += 1
-    dut.i__valid.value = 0
+    drv = mon = None
+
+    def what() -> str:
+        return (f"{pre}{result_name(p, gpr, len(mon.beats))}: awaited after {len(drv.accepted)} of {len(payloads)} "
+                f"beats ({p.tag})")
+
+    def ready_rule(c: int, in_ready) -> None:  # epilogue "none": i.ready = ~o.valid | o.ready, every cycle
+        hs = mon.handshake(c)
+        if hs is not None and in_ready != int((not hs[0]) or hs[1]):
+            raise AssertionError(f"{pre}beat {len(drv.accepted)} of {len(payloads)}: i.ready {in_ready} with o.valid "
+                                 f"{hs[0]}, o.ready {hs[1]}: i.ready is not ~o.valid | o.ready ({p.tag})")
+
+    def check(k: int, beat: dict) -> None:  # every result against the model as it arrives
+        value = result_value(p, beat)
+        if k < len(expect) and value != expect[k]:
+            raise AssertionError(f"{pre}{result_name(p, gpr, k)}: rtl {value}, model {expect[k]} ({p.tag})")
+
+    mon = StreamMonitor.from_ports(dut, ports, "o", stall_prob=p_stall, rng=rng, holds=holds,
+                                   watchdog=Watchdog(p.latency + 2, what), on_beat=check, label=label or "o",
+                                   item="result", names=lambda k, _n: result_name(p, gpr, k))
+    # i.ready follows o.ready combinationally: the driver reads it 1 ns after the monitor drove o.ready
+    drv = StreamDriver.from_ports(dut, ports, "i", idle_prob=p_idle, rng=rng, downstream=mon, settle=True,
+                                  on_cycle=None if fp16 else ready_rule, label=label or "i")
+    mon.source = drv
+    try:
+        got = await transfer(drv, payloads, mon, len(expect), drain=p.latency + 3)
+    finally:
+        mon.stop()
+        dut.i__valid.value = 0
+    stalls = stall_runs(mon.blocked, drv.accepted)
+    results = [result_value(p, g) for g in got]
     if fp16:
-        return np.array(results, dtype=object), acc_cycles, out_cycles, stalls
-    return np.array(results, dtype=np.int64).reshape(n, -1), acc_cycles, out_cycles, stalls
+        return np.array(results, dtype=object), drv.accepted, mon.cycles, stalls
+    return np.array([v for v, _ in results], dtype=np.int64).reshape(len(payloads) // nb, -1), drv.accepted, \
+        mon.cycles, stalls
 
 
 def _check(got, want, label, p):
@@ -367,5 +362,7 @@ def verify_ternary(params: TernaryParams | None = None, *, sim: str | None = Non
         env["NPEGEN_K"] = str(int(k))
     if rows is not None:
         env["NPEGEN_ROWS"] = str(int(rows))
-    return run_cocotb(TernaryEngine.from_params(params), toplevel=TOPLEVEL, test_module=__name__, env=env,
-                      tag=params.tag, sim=sim, seed=seed, testcase=testcase, **runner_kwargs)
+    dut = TernaryEngine.from_params(params)
+    env.update(sim_env(dut))  # the engine's own layouts, for the testbench to pack with
+    return run_cocotb(dut, toplevel=TOPLEVEL, test_module=__name__, env=env, tag=params.tag, sim=sim, seed=seed,
+                      testcase=testcase, **runner_kwargs)

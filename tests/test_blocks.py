@@ -138,7 +138,7 @@ def test_toy_engine_in_the_estimator(toy):
         design_from_dict({"toy_add": {"params": {"wdth": 5}}})
     with pytest.raises(ValueError, match="needs an engine that runs toy"):
         estimate(design.without("toy_add"), toy_workload())
-    assert load_design  # the JSON path is design_from_dict's (tests/test_estimator.py)
+    assert load_design  # the JSON path is design_from_dict's (tests/analysis/test_estimator.py)
 
 
 @pytest.mark.synth

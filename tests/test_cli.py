@@ -129,7 +129,7 @@ def test_verify_prints_pass(tmp_path, sim, seed):
 ])
 def test_demo_prints_its_table(tmp_path, seed, blocks):
     # The demo's machinery on the cheaper blocks (the SIMD MAC engine's synthesis alone takes ~80 s and its
-    # verification runs in tests/test_simd_mac_cocotb.py); `make demo` runs them all.
+    # verification runs in tests/sim/test_simd_mac_cocotb.py); `make demo` runs them all.
     import os
 
     env = dict(os.environ, NPEGEN_BUILD_DIR=str(tmp_path / "build"), NPEGEN_CACHE_DIR=str(tmp_path / "cache"))

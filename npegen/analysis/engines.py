@@ -3,7 +3,7 @@
 An engine is a frozen dataclass (``count`` units of one design point) that answers, for one layer:
 
 * :meth:`Engine.cycles` -- the compute-side cycles, from the **one** job-cycle formula its parameter object defines
-  and ``tests/test_estimator_rtl.py`` checks against the cycles the block's testbench measures on the RTL
+  and ``tests/analysis/test_estimator_rtl.py`` checks against the cycles the block's testbench measures on the RTL
   (:meth:`SimdMacParams.job_cycles <npegen.models.simd_mac.SimdMacParams.job_cycles>`,
   :meth:`TernaryParams.job_cycles <npegen.models.ternary.TernaryParams.job_cycles>`,
   :meth:`IntMacParams.job_cycles <npegen.models.int_mac.IntMacParams.job_cycles>`,
@@ -258,7 +258,7 @@ class SimdArray(Engine):
     area_kind: ClassVar[str] = "simd"
     cycle_rows: ClassVar[dict] = {
         "cycles.simd": ("measured", "SIMD MAC engine: SimdMacParams.job_cycles = sum(ceil(outputs / lanes) * k) + "
-                        "stages cycles per job; checked against the cocotb testbench (tests/test_estimator_rtl.py)")}
+                        "stages cycles per job; checked against the cocotb testbench (tests/analysis/test_estimator_rtl.py)")}
 
     count: int = 256
     params: SimdMacParams = field(default_factory=lambda: SimdMacParams(modes=ESTIMATOR_SIMD_MODES))
@@ -328,7 +328,7 @@ class TernaryArray(Engine):
     PRECISIONS: ClassVar[tuple[str, ...]] = ("ternary",)
     cycle_rows: ClassVar[dict] = {
         "cycles.ternary": ("measured", "ternary engine: TernaryParams.job_cycles = rows * k/(4P) + latency cycles; "
-                           "checked against the cocotb testbench (tests/test_estimator_rtl.py)")}
+                           "checked against the cocotb testbench (tests/analysis/test_estimator_rtl.py)")}
     #: The engine's activations: int8 (:func:`npegen.models.ternary.quantize_activations`).
     ACT_FORMAT: ClassVar[str] = "int8"
 
@@ -391,7 +391,7 @@ class IntMacArray(Engine):
     area_kind: ClassVar[str] = "int_mac"
     cycle_rows: ClassVar[dict] = {
         "cycles.int_mac": ("measured", "INT MAC lanes: IntMacParams.job_cycles = ceil(outputs / lanes) * k + stages "
-                           "cycles; checked against the cocotb testbench (tests/test_estimator_rtl.py)")}
+                           "cycles; checked against the cocotb testbench (tests/analysis/test_estimator_rtl.py)")}
 
     lanes: int = 64
     params: IntMacParams = field(default_factory=IntMacParams)
@@ -443,7 +443,7 @@ class CrossbarArray(Engine):
     cycle_rows: ClassVar[dict] = {
         "cycles.ramp_adc": ("measured", "ramp ADC: RampADC.job_cycles = conversions * RampADC.cycles + 2 cycles per "
                             "job (RampADC.cycles = 2**bits - 1 for a monotone function), all columns in parallel; "
-                            "checked against the cocotb testbench (tests/test_estimator_rtl.py)"),
+                            "checked against the cocotb testbench (tests/analysis/test_estimator_rtl.py)"),
         "cycles.sar_adc": ("assumed", "SAR ADC: bits + 1 cycles per conversion, cols_per_adc columns in turn "
                            "(no RTL here)"),
         "cycles.crossbar_read": ("assumed", "analog crossbar: read_cycles per matrix-vector read (no RTL here)"),

@@ -7,7 +7,7 @@ and its cycles), traffic, cycles, energy -- and a summary, returned as typed row
 :class:`Summary`) in a :class:`Result`.
 
 Cycle model: each engine's job-cycle formula is defined once, on its parameter object in ``npegen.models``;
-:func:`estimate` calls it (through :meth:`Engine.cycles`) for every layer, and ``tests/test_estimator_rtl.py``
+:func:`estimate` calls it (through :meth:`Engine.cycles`) for every layer, and ``tests/analysis/test_estimator_rtl.py``
 checks it (and :func:`estimate`'s per-layer cycles) against the cycles the testbenches measure on the RTL:
 
 * **SIMD MAC engine** (:meth:`SimdMacParams.job_cycles <npegen.models.simd_mac.SimdMacParams.job_cycles>`): a

@@ -116,7 +116,7 @@ class IntMacParams:
         to last accumulator value, both counted.
 
         The estimator's INT MAC cycle formula (``npegen.analysis.estimator``) and the one the testbench's
-        ``test_reset_and_ready`` measurement checks (``tests/test_estimator_rtl.py``).
+        ``test_reset_and_ready`` measurement checks (``tests/analysis/test_estimator_rtl.py``).
 
         Parameters
         ----------

@@ -304,7 +304,7 @@ class RampADC:
         first ``start`` is presented to the last ``valid``, both counted.
 
         The estimator's ramp-ADC cycle formula (``npegen.analysis.estimator``) and the one the testbench's
-        ``test_all_inputs_back_to_back`` measurement checks (``tests/test_estimator_rtl.py``).
+        ``test_all_inputs_back_to_back`` measurement checks (``tests/analysis/test_estimator_rtl.py``).
 
         Parameters
         ----------

@@ -231,7 +231,7 @@ class SimdMacParams:
         """Cycles of a stream of dot products on one engine, first beat to last result, both counted.
 
         The estimator's SIMD cycle formula (``npegen.analysis.estimator``) and the one the testbench's
-        ``test_latency`` measurement checks (``tests/test_estimator_rtl.py``).
+        ``test_latency`` measurement checks (``tests/analysis/test_estimator_rtl.py``).
 
         Parameters
         ----------

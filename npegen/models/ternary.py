@@ -521,7 +521,7 @@ class TernaryParams:
         """Cycles of ``rows`` rows of ``k`` weights on one engine, first beat to last result, both counted.
 
         The estimator's ternary cycle formula (``npegen.analysis.estimator``) and the one the testbench's
-        ``test_cycles_per_row`` measurement checks (``tests/test_estimator_rtl.py``).
+        ``test_cycles_per_row`` measurement checks (``tests/analysis/test_estimator_rtl.py``).
 
         Parameters
         ----------

@@ -2,7 +2,7 @@
 
 The expected code of every input is :attr:`RampADC.table` - the convention's formula evaluated on every
 input code - so the RTL is compared with the formula itself, not only with the model's threshold tables
-(``tests/test_ramp_adc.py`` checks the model against an independent evaluation). Design point in
+(``tests/models/test_ramp_adc.py`` checks the model against an independent evaluation). Design point in
 ``PARAM_*`` (:meth:`RampAdcParams.to_env`), seed in ``NPEGEN_SEED``. A converter of any ``f`` (a callable,
 e.g. a decreasing one: count-down mode) travels as its tables in a JSON file named by ``PARAM_TABLES``
 (:func:`verify_ramp_adc` ``adc=``); the converter's ``x`` and ``y`` layouts travel as ``NPEGEN_PORTS``

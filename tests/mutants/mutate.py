@@ -4,14 +4,14 @@ copy of the repository, run the tests that must catch it, and print killed/survi
 The mutants live in ``tests/mutants/<block>.yaml`` (read with ``yaml.safe_load``; nothing in them is executed)::
 
     block: ternary                      # the block the file belongs to
-    tests: [tests/test_ternary.py]      # that block's fast tests (pytest paths or node ids)
+    tests: [tests/models/test_ternary.py]      # that block's fast tests (pytest paths or node ids)
     mutants:
       - id: i2s-reserved-code-is-plus-one
         file: npegen/hw/ternary.py      # under npegen/hw or npegen/models
         find: "Mux(c == 2, 1, 0)"       # a substring found on exactly one line of the file
         replace: "Mux(c >= 2, 1, 0)"    # what it becomes on that line
         why: the I2_S decoder maps the reserved code 3 to +1
-        tests: [tests/test_ternary_engine.py::test_reserved_codes]   # optional: the named killers
+        tests: [tests/hw/test_ternary_engine.py::test_reserved_codes]   # optional: the named killers
 
 A mutant is *killed* when its tests fail (pytest exit 1), *timeout* when they run past ``--timeout`` (a hang:
 counted as killed but shown, since a bug should fail with a message), *survived* when they pass, and *error*

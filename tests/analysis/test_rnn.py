@@ -24,7 +24,7 @@ from npegen.analysis.rnn import (
 )
 from npegen.models.ramp_adc import RampADC
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))

@@ -258,7 +258,8 @@ class SimdArray(Engine):
     area_kind: ClassVar[str] = "simd"
     cycle_rows: ClassVar[dict] = {
         "cycles.simd": ("measured", "SIMD MAC engine: SimdMacParams.job_cycles = sum(ceil(outputs / lanes) * k) + "
-                        "stages cycles per job; checked against the cocotb testbench (tests/analysis/test_estimator_rtl.py)")}
+                        "stages cycles per job; checked against the cocotb testbench "
+                        "(tests/analysis/test_estimator_rtl.py)")}
 
     count: int = 256
     params: SimdMacParams = field(default_factory=lambda: SimdMacParams(modes=ESTIMATOR_SIMD_MODES))

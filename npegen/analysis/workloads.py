@@ -104,7 +104,11 @@ def is_precision(value: object) -> bool:
     """Whether ``value`` is a layer precision: one of :func:`precisions` or a format spec ``parse`` accepts."""
     if not isinstance(value, str):
         return False
-    return value in PRECISIONS or value in _REGISTERED or is_format_precision(value)
+    if value in PRECISIONS or value in _REGISTERED or is_format_precision(value):
+        return True
+    from . import engines  # noqa: F401 - registering the engine types registers their precisions
+
+    return value in _REGISTERED
 
 
 @dataclass(frozen=True)

@@ -949,6 +949,9 @@ NAMED: dict[str, Format] = {
     "fp8_e5m2": Minifloat(5, 2, name="fp8_e5m2"),  # OCP FP8 E5M2: IEEE-like, Inf and NaNs, max 57344
     "bf16": Minifloat(8, 7, name="bf16"),
     "fp16": Minifloat(5, 10, name="fp16"),
+    # OCP MX v1.0 FP6: no Inf/NaN, saturating; nan encodes to -0 (0x20), as ml_dtypes.float6_*fn does
+    "fp6_e3m2": Minifloat(3, 2, inf_nan="none", saturate=True, nan_code=0x20, name="fp6_e3m2"),  # bias 3, max 28
+    "fp6_e2m3": Minifloat(2, 3, inf_nan="none", saturate=True, nan_code=0x20, name="fp6_e2m3"),  # bias 1, max 7.5
 }
 
 

@@ -25,10 +25,11 @@ from npegen.sim.tb_formats import decoder_inf_codes, decoder_spec_table, encoder
 DEFAULT = [F.get("fp4_e2m1"), F.get("posit4_1"), F.get("posit8_0"), F.get("posit16_1"), F.get("int8")]
 SMALL = [F.get("fp4_e2m1"), F.get("posit4_1"), F.get("posit8_0"), F.get("posit8_2"), F.get("int8"), F.get("int4"),
          Posit(2, 0), Posit(3, 0), Posit(5, 3), Posit(6, 4), Posit(7, 1), Int(2)]
-#: The minifloat family: the named FP8 formats and parameter corners (no subnormals, saturation, odd bias,
+#: The minifloat family: the named FP8 and FP6 formats and parameter corners (no subnormals, saturation, odd bias,
 #: E1 without Inf/NaN, E2 IEEE-like), all built from the type's parameters. BF16 / FP16 decode exhaustively in
 #: cocotb (65,536 codes); here their special codes and structured encodes.
-MINI = [F.get("fp8_e4m3"), F.get("fp8_e5m2"), Minifloat(3, 2, subnormals=False), Minifloat(4, 3, saturate=True),
+MINI = [F.get("fp8_e4m3"), F.get("fp8_e5m2"), F.get("fp6_e3m2"), F.get("fp6_e2m3"),
+        Minifloat(3, 2, subnormals=False), Minifloat(4, 3, saturate=True),
         Minifloat(3, 3, bias=5, inf_nan="fn", saturate=True), Minifloat(1, 2, inf_nan="none", saturate=True),
         Minifloat(2, 1), Minifloat(4, 2, inf_nan="fn", subnormals=False)]
 WIDE_MINI = [F.get("bf16"), F.get("fp16")]
@@ -113,7 +114,7 @@ def _check_encoder(enc, stim, fmt):
                              f"{ref[i]:#x} ({fmt.name}, frac_in={enc.frac_in}, scale_bits={enc.scale_bits})")
 
 
-@pytest.mark.parametrize("fmt", DEFAULT + MINI[:2] + WIDE_MINI, ids=lambda f: f.name)
+@pytest.mark.parametrize("fmt", DEFAULT + MINI[:4] + WIDE_MINI, ids=lambda f: f.name)
 def test_rtl_encoder_default_point(fmt, seed):
     """``Encoder(fmt)`` with its default ``frac_in`` / ``scale_bits``: the structured vectors (every value and
     rounding boundary, +-1 in the last bit, sticky, out-of-range scales, flags) against the model; Posit(16,1)
@@ -176,7 +177,7 @@ def test_unit_validation(make, exc, match):
 
 
 @pytest.mark.parametrize("name", ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "int8", "posit16_2", "fp8_e4m3",
-                                  "fp8_e5m2", "bf16"])
+                                  "fp8_e5m2", "bf16", "fp6_e3m2", "fp6_e2m3"])
 def test_units_are_verilator_lint_clean(name, tmp_path):
     f = F.get(name)
     for unit in (Decoder(f), Encoder(f), Encoder(f, frac_in=f.frac_bits + 8, scale_bits=f.scale_bits + 4)):

@@ -39,7 +39,7 @@ CLASSIC = ["fp4_e2m1", "posit4_1", "posit8_0", "posit16_1", "posit8_2", "posit16
 
 
 def test_named_formats():
-    assert F.names() == [*CLASSIC, "fp8_e4m3", "fp8_e5m2", "bf16", "fp16"]
+    assert F.names() == [*CLASSIC, "fp8_e4m3", "fp8_e5m2", "bf16", "fp16", "fp6_e3m2", "fp6_e2m3"]
     assert F.get("posit16_1") == Posit(16, 1) and F.get("fp4_e2m1") == FP4E2M1() and F.get("int8") == Int(8)
     with pytest.raises(ValueError, match="unknown format 'posit7'; choose from fp4_e2m1, posit4_1"):
         F.get("posit7")

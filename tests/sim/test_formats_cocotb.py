@@ -2,7 +2,7 @@
 """Format decoders (exhaustive, plus the reserved codes against their documented fields) and encoders (structured
 vectors, plus the special inputs against their documented codes) as emitted Verilog on a real simulator, for the
 default design point of every default format and of the INT baseline, and of the minifloat family (FP8 E4M3 /
-E5M2, BF16)."""
+E5M2, FP6 E3M2 / E2M3, BF16)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,13 @@ def test_format_unit_cocotb(fmt, unit, sim, seed):
 
 
 @pytest.mark.parametrize(("fmt", "unit"), [("fp8_e4m3", "decoder"), ("fp8_e5m2", "decoder"), ("bf16", "decoder"),
-                                         ("fp8_e4m3", "encoder"), ("fp8_e5m2", "encoder")])
+                                         ("fp8_e4m3", "encoder"), ("fp8_e5m2", "encoder"),
+                                         ("fp6_e3m2", "decoder"), ("fp6_e2m3", "decoder"),
+                                         ("fp6_e3m2", "encoder"), ("fp6_e2m3", "encoder")])
 def test_minifloat_unit_cocotb(fmt, unit, sim, seed):
-    """The minifloat family: every code of OCP FP8 E4M3 / E5M2 and BF16 decoded (with the ``inf`` output) and the
-    FP8 encoders' structured vectors, against the model and the documented special codes."""
+    """The minifloat family: every code of OCP FP8 E4M3 / E5M2, FP6 E3M2 / E2M3 and BF16 decoded (with the ``inf``
+    output where the format has Inf) and the FP8 / FP6 encoders' structured vectors, against the model and the
+    documented special codes."""
     res = verify_formats(fmt, unit, sim=sim, seed=seed)
     assert (res.failed, res.tests, res.skipped) == (0, 2, 1)
 

@@ -20,10 +20,14 @@ Environment
     Record waveforms (``<toplevel>.fst`` with Icarus, ``dump.vcd`` with Verilator).
 ``NPEGEN_BUILD_DIR``
     Build root (default ``./build``).
+``COCOTB_REWRITE_ASSERTION_FILES``
+    Modules whose asserts pytest rewrites inside the simulator; default (also when ``env`` does not set it): the
+    testbenches only (:func:`rewrite_patterns`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import re
@@ -45,6 +49,7 @@ __all__ = [
     "SimulationError",
     "build_root",
     "resolve_sim",
+    "rewrite_patterns",
     "run_cocotb",
 ]
 
@@ -87,6 +92,21 @@ class SimResult:
     skipped: int = 0
     waves: Path | None = None
     testcases: tuple[str, ...] = field(default=())
+
+
+#: cocotb's variable naming the modules whose ``assert`` statements pytest rewrites inside the simulator.
+REWRITE_ENV = "COCOTB_REWRITE_ASSERTION_FILES"
+
+
+def rewrite_patterns(test_module: str) -> str:
+    """The modules whose asserts a run rewrites (:data:`REWRITE_ENV`): the testbenches (``tb_*.py``, ``test_*.py``)
+    and the test module itself. cocotb's default rewrites -- and, with ``PYTHONDONTWRITEBYTECODE``, recompiles on
+    every start -- each module the simulator imports, amaranth's included (about half a second per run)."""
+    patterns = ["tb_*.py", "test_*.py"]
+    own = test_module.rsplit(".", 1)[-1] + ".py"
+    if not any(fnmatch.fnmatch(own, pat) for pat in patterns):
+        patterns.append(own)
+    return " ".join(patterns)
 
 
 def resolve_sim(sim: str | None = None) -> str:
@@ -250,6 +270,8 @@ def run_cocotb(
     # plugin there (Jupyter via nbmake, xdist, ...) costs ~2.5 s per simulator start and none of them is used.
     test_env = dict(env, NPEGEN_SEED=str(seed))
     test_env.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    if REWRITE_ENV not in os.environ:
+        test_env.setdefault(REWRITE_ENV, rewrite_patterns(test_module))
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=bdir, test_dir=bdir,
                     seed=seed, extra_env=test_env, waves=waves, results_xml=str(results),

@@ -258,7 +258,7 @@ class StreamDriver:
         rnd, p_idle, idle_bits = self.rng, self.idle_prob, self._idle_bits
         down = self.downstream
         for i, bits in enumerate(words):
-            sb = {h: v[i] for h, v in side}
+            sb = {h: v[i] for h, v in side} if side else None
             if not flags[i]:
                 await self._cycle(False, bits, sb)
                 continue
@@ -416,9 +416,10 @@ class StreamMonitor:
             return 1
         if self._target is None:
             return 0
-        rel = c - self._t0
-        if any(s <= rel < s + n for s, n in self.holds):
-            return 0
+        if self.holds:
+            rel = c - self._t0
+            if any(s <= rel < s + n for s, n in self.holds):
+                return 0
         if self.ready_pattern is not None:
             return int(next(self.ready_pattern))
         if self.stall_prob and self.rng.random() < self.stall_prob:

@@ -1,13 +1,16 @@
 """cocotb testbench of :class:`npegen.hw.simd_mac.SimdMac`, bit-exact against
 :func:`npegen.models.simd_mac.ref_simd_mac` (whose rounded results equal ``Format.dot``).
 
-The design point arrives as ``PARAM_*`` variables (:meth:`SimdMacParams.to_env`), the seed as
-``NPEGEN_SEED``. One coroutine (:class:`Engine`) drives and samples at the falling clock edge (one
-trigger per cycle); it applies its own valid/ready pattern, checks ``i.ready`` against
-``~o.valid | o.ready`` every cycle, and compares every result with the model as it is taken. Every wait
-is bounded by a :class:`~npegen.sim.util.Watchdog` of ``latency`` cycles in which ``o.ready`` was high: a
-lost result fails within a few cycles naming its dot product and beats, an extra one (``o.valid`` with
-no accepted ``last`` beat left unanswered) fails at once.
+The design point arrives as ``PARAM_*`` variables (:meth:`SimdMacParams.to_env`), the engine's port layouts as
+``NPEGEN_PORTS`` (:class:`~npegen.sim.util.Ports`), the seed as ``NPEGEN_SEED``. Beats go in through a
+:class:`~npegen.sim.stream.StreamDriver` (random idle beats) and results come out through a
+:class:`~npegen.sim.stream.StreamMonitor` (random or patterned back-pressure), both packing with the engine's own
+layouts at the falling clock edge (:func:`run_dots`). Every result is compared with the model as it is taken, and
+every cycle ``i.ready`` is checked against ``~o.valid | o.ready``. Every wait is bounded by a
+:class:`~npegen.sim.util.Watchdog`: the oldest result owed must come within ``latency`` cycles with ``o.ready``
+high of its ``last`` beat (or of the result before it), so a lost or late result fails within a few cycles naming
+its dot product and beats; an extra one (``o.valid`` with no accepted ``last`` beat left unanswered) fails at once,
+also while ``o.ready`` is low.
 
 Tests
 -----
@@ -46,13 +49,17 @@ test_latency
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import cocotb
 import numpy as np
+from amaranth.hdl import unsigned
+from amaranth.lib import data
 
 from ..models.formats import Format, Int, Minifloat
 from ..models.simd_mac import SimdMacParams, SimdMacResult, ref_simd_mac
-from .util import Watchdog, pack_fields, record_measurement, rng_from_env, start
+from .stream import StreamDriver, StreamMonitor, transfer
+from .util import Ports, Watchdog, cycle_now, record_measurement, rng_from_env, sim_env, start
 
 TOPLEVEL = "simd_mac"
 
@@ -98,145 +105,13 @@ def corner_codes(f: Format) -> list[int]:
     return sorted(codes)
 
 
+#: The fields of ``o.payload`` a result is compared on, in the order of :func:`as_tuple` / :func:`result_tuple`.
+RESULT_FIELDS = ("word", "acc", "nar", "overflow", "mode")
+
+
 def field_diff(got: tuple, want: tuple) -> dict:
     """The result fields (word, acc, nar, overflow, mode) where ``got`` differs from ``want``: (got, want) each."""
-    names = ("word", "acc", "nar", "overflow", "mode")
-    return {f: (g, w) for f, g, w in zip(names, got, want, strict=True) if g != w}
-
-
-class Engine:
-    """Drives beats into the DUT and checks results as they arrive, one falling edge per cycle.
-
-    Every wait is bounded: a :class:`~npegen.sim.util.Watchdog` of ``latency`` cycles counts the cycles in
-    which a result is owed and ``o.ready`` is high (cycles the bench itself stalls do not count), from the
-    acceptance of its ``last`` beat or the taking of the result before it, whichever is later; so a lost
-    result fails within ``latency`` such cycles naming it; a result nobody owes (``o.valid`` with every accepted
-    ``last`` beat already answered) fails at once as *extra*; a result unlike the model's fails naming its
-    dot product and beats.
-    """
-
-    def __init__(self, dut, p: SimdMacParams):
-        self.dut, self.p = dut, p
-        self.acc_max = max(p.acc_width(lane) for lane in range(p.out_lanes))
-        self.results: list[tuple] = []
-        self.cycle = 0
-        self.accept_cycles: list[int] = []
-        self.result_cycles: list[int] = []
-        self.stalled_results = 0  # results that waited with o.ready low
-        self.max_stall = 0  # longest such wait, in cycles
-
-    def _unpack(self, v: int) -> tuple:
-        p = self.p
-        wb, lanes = p.out_word_bits, p.out_lanes
-        word = v & ((1 << wb) - 1)
-        v >>= wb
-        acc = []
-        for _ in range(lanes):
-            x = v & ((1 << self.acc_max) - 1)
-            acc.append(x - (1 << self.acc_max) if x >> (self.acc_max - 1) else x)
-            v >>= self.acc_max
-        nar = v & ((1 << lanes) - 1)
-        v >>= lanes
-        ovf = v & ((1 << lanes) - 1)
-        v >>= lanes
-        return word, tuple(acc), nar, ovf, v & ((1 << p.mode_bits) - 1)
-
-    async def run(self, a, b, mode, last, clear=None, *, label: str, rng=None, p_idle=0.0, p_stall=0.0,
-                  ready=None) -> None:
-        """Offer every beat until accepted and take every result, comparing each with
-        :func:`~npegen.models.simd_mac.ref_simd_mac` as it arrives (:attr:`results` keeps them).
-
-        ``p_idle``: chance of an idle cycle; ``o.ready`` is low with chance ``p_stall``, or follows the
-        iterator ``ready`` (one value per cycle) when given. Ends ``latency + 2`` cycles after the last
-        result, during which nothing more may come out."""
-        from cocotb.triggers import FallingEdge
-
-        dut, p = self.dut, self.p
-        wb, mb = p.word_bits, p.mode_bits
-        clear = np.zeros(len(a), bool) if clear is None else np.asarray(clear, bool)
-        want = [as_tuple(r) for r in ref_simd_mac(p, a, b, mode, last, clear)]
-        ends = np.flatnonzero(last).tolist()
-        words = [pack_fields((x, y, m, lf, c), (wb, wb, mb, 1, 1))
-                 for x, y, m, lf, c in zip(np.asarray(a).tolist(), np.asarray(b).tolist(), np.asarray(mode).tolist(),
-                                           np.asarray(last).tolist(), clear.tolist(), strict=True)]
-        h_iv, h_ip, h_ir, h_ov, h_op, h_or = (dut.i__valid, dut.i__payload, dut.i__ready, dut.o__valid,
-                                              dut.o__payload, dut.o__ready)
-        rnd = rng.random if rng is not None else None
-        got: list[tuple] = []
-        base = len(self.accept_cycles)
-        t, n, owed, tail, stall = 0, len(words), 0, 0, 0  # owed: last beats accepted before this cycle
-        drain = p.latency + 2
-
-        def _dot(k: int) -> str:
-            s = ends[k - 1] + 1 if k else 0
-            return (f"{label}: result {k} of {len(ends)} (dot product of beats {s}..{ends[k]}, mode "
-                    f"{_mode_name(p, int(mode[ends[k]]))}, {p.tag})")
-
-        def _awaited() -> str:
-            k = len(got)
-            return (f"{_dot(k)}, last beat accepted at cycle {self.accept_cycles[base + ends[k]]}, now cycle "
-                    f"{self.cycle}")
-
-        wd = Watchdog(p.latency, _awaited)
-        prev_ready, prev_valid, prev_word = int(h_or.value), 0, -1
-        while True:
-            o_valid = int(h_ov.value)
-            i_ready = int(h_ir.value)
-            if i_ready != int((not o_valid) or prev_ready):
-                raise AssertionError(f"{label}: cycle {self.cycle}: i.ready={i_ready} but o.valid={o_valid}, "
-                                     f"o.ready={prev_ready} ({p.tag})")
-            if o_valid and len(got) >= owed:
-                raise AssertionError(
-                    f"{label}: extra result at cycle {self.cycle}: {self._unpack(h_op.value.to_unsigned())}, "
-                    f"but the {owed} last beats accepted so far (of {len(ends)}) were all answered ({p.tag})")
-            if ready is not None:
-                r = int(next(ready)) if t < n or len(got) < len(want) else 1
-            else:
-                r = 0 if (rnd is not None and p_stall and len(got) < len(want) and rnd() < p_stall) else 1
-            progress = False
-            if o_valid and r:
-                k = len(got)
-                res = self._unpack(h_op.value.to_unsigned())
-                if res != want[k]:
-                    raise AssertionError(f"{_dot(k)} differs from the model at cycle {self.cycle}: (rtl, model) "
-                                         f"{field_diff(res, want[k])} (a lost or repeated result shifts every later "
-                                         "one)")
-                got.append(res)
-                self.result_cycles.append(self.cycle)
-                if stall:
-                    self.stalled_results += 1
-                    self.max_stall = max(self.max_stall, stall)
-                stall, progress = 0, True
-            elif o_valid:
-                stall += 1
-            offer = t < n and not (rnd is not None and p_idle and rnd() < p_idle)
-            if r != prev_ready:
-                h_or.value = r
-            if offer != prev_valid:
-                h_iv.value = int(offer)
-                prev_valid = offer
-            if offer:
-                if t != prev_word:
-                    h_ip.value = words[t]
-                    prev_word = t
-                if not o_valid or r:
-                    self.accept_cycles.append(self.cycle)
-                    if last[t]:
-                        progress |= len(got) == owed  # the oldest result owed: its wait starts now
-                        owed += 1
-                    t += 1
-            if progress:
-                wd.progress()
-            elif r and len(got) < owed:
-                wd.tick()
-            prev_ready = r
-            await FallingEdge(dut.clk)
-            self.cycle += 1
-            if t >= n and len(got) >= len(want):
-                tail += 1
-                if tail > drain:
-                    break
-        self.results.extend(got)
+    return {f: (g, w) for f, g, w in zip(RESULT_FIELDS, got, want, strict=True) if g != w}
 
 
 def _mode_name(p: SimdMacParams, mi: int) -> str:
@@ -249,23 +124,182 @@ def as_tuple(r: SimdMacResult) -> tuple:
             sum(int(x) << k for k, x in enumerate(r.overflow)), r.mode)
 
 
-async def _start(dut) -> tuple[SimdMacParams, Engine]:
-    p = SimdMacParams.from_env()
+def result_tuple(beat: dict) -> tuple:
+    """An ``o`` beat unpacked with the engine's output layout, as :func:`as_tuple` gives the model's."""
+    return beat["word"], tuple(beat["acc"]), beat["nar"], beat["overflow"], beat["mode"]
+
+
+def beat_payloads(a, b, mode, last, clear) -> list[dict]:
+    """The ``i`` payloads of beats given as arrays, as dicts of the engine's input layout
+    (``{"a", "b", "mode", "last", "clear"}``)."""
+    cols = (np.asarray(v).tolist() for v in (a, b, mode, np.asarray(last, int), np.asarray(clear, int)))
+    return [{"a": x, "b": y, "mode": m, "last": lf, "clear": c} for x, y, m, lf, c in zip(*cols, strict=True)]
+
+
+def dot_name(p: SimdMacParams, mode, ends: list[int], k: int) -> str:
+    """Names result ``k`` of the dot products ending at beats ``ends``: its beats and mode."""
+    if k >= len(ends):
+        return f"result {k}, beyond the {len(ends)} owed"
+    s = ends[k - 1] + 1 if k else 0
+    return (f"result {k} of {len(ends)} (dot product of beats {s}..{ends[k]}, mode "
+            f"{_mode_name(p, int(mode[ends[k]]))})")
+
+
+def stall_lengths(blocked: list[int]) -> list[int]:
+    """Per result that waited with ``o.ready`` low, the cycles (edges) it waited: the lengths of the runs of
+    consecutive numbers in ``blocked`` (a monitor's cycles with ``o.valid`` high and ``o.ready`` low; the engine holds
+    a result until it is taken, so each run ends right before one result is taken)."""
+    runs: list[int] = []
+    for i, c in enumerate(blocked):
+        if i and c == blocked[i - 1] + 1:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    return runs
+
+
+@dataclass
+class DotRun:
+    """What one :func:`run_dots` saw.
+
+    Attributes
+    ----------
+    results : list of tuple
+        Every result as :func:`result_tuple` (equal to the model's, or the run failed).
+    accept_cycles, result_cycles : list of int
+        The cycle each beat was accepted in (:attr:`StreamDriver.accepted`) and each result taken in
+        (:attr:`StreamMonitor.cycles`): a result ``stages`` cycles after its ``last`` beat when ``o`` is ready.
+    stalls : list of int
+        Per result that waited with ``o.ready`` low: the cycles it waited.
+    """
+
+    results: list[tuple]
+    accept_cycles: list[int]
+    result_cycles: list[int]
+    stalls: list[int]
+
+    @property
+    def stalled_results(self) -> int:
+        return len(self.stalls)
+
+    @property
+    def max_stall(self) -> int:
+        return max(self.stalls, default=0)
+
+
+async def run_dots(dut, p: SimdMacParams, ports: Ports, a, b, mode, last, clear=None, *, label: str, rng=None,
+                   p_idle=0.0, p_stall=0.0, ready=None) -> DotRun:
+    """Send every beat through a :class:`~npegen.sim.stream.StreamDriver` on ``i`` and take every result through a
+    :class:`~npegen.sim.stream.StreamMonitor` on ``o`` (the engine's own layouts), comparing each with
+    :func:`~npegen.models.simd_mac.ref_simd_mac` as it arrives.
+
+    ``p_idle``: chance of an idle cycle before a beat; ``o.ready`` is low with chance ``p_stall``, or follows the
+    iterator ``ready`` (one value per cycle) when given. Every cycle the monitor also checks ``i.ready`` against
+    ``~o.valid | o.ready``, fails at once on ``o.valid`` with every accepted ``last`` beat already answered
+    (extra), also while ``o.ready`` is low, and bounds the wait of the oldest result owed: at most ``latency``
+    cycles with ``o.ready`` high from the acceptance of its ``last`` beat or the taking of the result before it,
+    whichever is later (a :class:`~npegen.sim.util.Watchdog`; the bench's own stalls and idle beats do not excuse
+    a late result). The monitor's own watchdog allows ``latency + 1`` cycles in which nothing moved although the
+    bench held nothing back; after the last result ``o.ready`` stays high for ``latency + 3`` cycles in which
+    nothing more may come. Failure messages start with ``label``."""
+    n = len(a)
+    clear = np.zeros(n, bool) if clear is None else np.asarray(clear, bool)
+    want = [as_tuple(r) for r in ref_simd_mac(p, a, b, mode, last, clear)]
+    lasts = np.asarray(last, bool).tolist()
+    ends = np.flatnonzero(lasts).tolist()
+    payloads = beat_payloads(a, b, mode, lasts, clear)
+    h_ir = dut.i__ready
+    drv = mon = None
+    state = {"seen": 0, "owed": 0, "prev_ready": None}  # beats of drv.accepted counted; last beats among them
+
+    def name(k: int) -> str:
+        return dot_name(p, mode, ends, k)
+
+    def awaited() -> str:
+        k, acc = len(mon.beats), drv.accepted
+        at = (f"last beat accepted at cycle {acc[ends[k]]}" if k < len(ends) and ends[k] < len(acc)
+              else f"{len(acc)} of {n} beats accepted")
+        return f"{label}: {name(k)}, {at}, now cycle {cycle_now()} ({p.tag})"
+
+    def check(k: int, beat: dict) -> None:  # every result against the model as it is taken
+        got = result_tuple(beat)
+        if k >= len(want) or got != want[k]:
+            diff = field_diff(got, want[k]) if k < len(want) else got
+            raise AssertionError(f"{label}: {name(k)} differs from the model at cycle {cycle_now()}: (rtl, model) "
+                                 f"{diff} ({p.tag}; a lost or repeated result shifts every later one)")
+
+    def watch(c: int) -> None:  # every cycle, at the falling edge: extra and late results, the i.ready rule
+        v, r = mon.handshake(c)
+        took = v and r
+        before = len(mon.beats) - took  # results taken before this cycle
+        started = False
+        acc, seen = drv.accepted, state["seen"]
+        while seen < len(acc):  # beats accepted in the cycle before (the driver reads i.ready after this hook)
+            if lasts[seen]:
+                started |= before == state["owed"]  # the oldest result owed: its wait started then
+                state["owed"] += 1
+            seen += 1
+        state["seen"] = seen
+        if v and before >= state["owed"]:
+            raise AssertionError(f"{label}: extra result at cycle {c}: {result_tuple(mon.sample())}, but the "
+                                 f"{state['owed']} last beats accepted so far (of {len(ends)}) were all answered "
+                                 f"({p.tag})")
+        if started:
+            due.progress()
+        if took:
+            due.progress()
+        elif r and before < state["owed"]:
+            due.tick()  # a result owed, o.ready high: at most `latency` such cycles until it comes
+        # read at the falling edge, before this cycle's o.ready takes effect: o.ready is the previous cycle's
+        prev, state["prev_ready"] = state["prev_ready"], r
+        if prev is not None:
+            i_ready = int(h_ir.value)
+            if i_ready != int((not v) or prev):
+                raise AssertionError(f"{label}: cycle {c}: i.ready={i_ready} but o.valid={v}, o.ready={prev}: "
+                                     f"i.ready is not ~o.valid | o.ready ({p.tag})")
+
+    # the oldest result owed comes within `latency` cycles with o.ready high of its last beat or the result before
+    due = Watchdog(p.latency, awaited)
+    mon = StreamMonitor.from_ports(dut, ports, "o", stall_prob=p_stall, rng=rng, ready_pattern=ready,
+                                   watchdog=Watchdog(p.latency + 1, awaited), on_beat=check, on_cycle=watch,
+                                   label=label, item="result", names=lambda k, _n: name(k))
+    # i.ready follows o.ready combinationally: the driver reads it 1 ns after the monitor drove o.ready
+    drv = StreamDriver.from_ports(dut, ports, "i", idle_prob=p_idle, rng=rng, settle=True, downstream=mon,
+                                  watchdog=p.latency + 1, label=f"{label} ({p.tag})")
+    mon.source = drv
+    try:
+        got = await transfer(drv, payloads, mon, len(want), drain=p.latency + 3)
+    finally:
+        mon.stop()
+        dut.i__valid.value = 0
+    return DotRun([result_tuple(g) for g in got], drv.accepted, mon.cycles, stall_lengths(mon.blocked))
+
+
+async def _start(dut) -> tuple[SimdMacParams, Ports]:
     await start(dut, i__valid=0, i__payload=0, o__ready=1)
-    return p, Engine(dut, p)
+    return SimdMacParams.from_env(), Ports.from_env()
 
 
-async def _check(dut, p, eng, a, b, mode, last, label, clear=None, **kw) -> None:
-    await eng.run(a, b, mode, last, clear, label=label, **kw)
+async def _check(dut, p, ports, a, b, mode, last, label, clear=None, **kw) -> DotRun:
+    run = await run_dots(dut, p, ports, a, b, mode, last, clear, label=label, **kw)
     dut._log.info("%s: %d beats, %d results bit-exact (%s)", label, len(a), np.count_nonzero(last), p.tag)
+    return run
 
 
-def _lane_words(p: SimdMacParams, mi: int, lane_codes: list[np.ndarray]) -> np.ndarray:
-    n = p.formats[mi].nbits
-    w = np.zeros(len(lane_codes[0]), dtype=np.int64)
-    for lane, c in enumerate(lane_codes):
-        w |= np.asarray(c).astype(np.int64) << (lane * n)
-    return w
+def lane_words(p: SimdMacParams, mi: int, lane_codes) -> np.ndarray:
+    """Operand words of mode ``mi`` from one code sequence per lane, placed at the field offsets of the mode's lane
+    layout ``ArrayLayout(unsigned(nbits), lanes)`` (lane ``l`` in bits ``[l*nbits, (l+1)*nbits)``); a code outside
+    ``nbits`` is refused. Vectorised: the operand sweeps pack 65,536 and more words."""
+    layout = data.ArrayLayout(unsigned(p.formats[mi].nbits), p.lanes(mi))
+    codes = [np.asarray(c, dtype=np.int64) for c in lane_codes]
+    if len(codes) != layout.length:
+        raise ValueError(f"{len(codes)} lanes of codes for {layout!r}")
+    words = np.zeros(np.broadcast_shapes(*(c.shape for c in codes)), dtype=np.int64)
+    for lane, c in enumerate(codes):
+        if c.size and (c.min() < 0 or c.max() >> layout.elem_shape.width):
+            raise ValueError(f"lane {lane}: codes outside {layout.elem_shape!r}")
+        words |= c << layout[lane].offset
+    return words
 
 
 def _all_pairs_beats(p: SimdMacParams, mi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -275,8 +309,8 @@ def _all_pairs_beats(p: SimdMacParams, mi: int) -> tuple[np.ndarray, np.ndarray]
     pa, pb = (x.ravel() for x in np.meshgrid(codes, codes, indexing="ij"))
     lanes = p.lanes(mi)
     shift = pa.size // lanes
-    a = _lane_words(p, mi, [np.roll(pa, lane * shift) for lane in range(lanes)])
-    b = _lane_words(p, mi, [np.roll(pb, lane * shift) for lane in range(lanes)])
+    a = lane_words(p, mi, [np.roll(pa, lane * shift) for lane in range(lanes)])
+    b = lane_words(p, mi, [np.roll(pb, lane * shift) for lane in range(lanes)])
     return a, b
 
 
@@ -287,11 +321,11 @@ def _one_beat_dots(p: SimdMacParams, mi: int, a, b) -> tuple:
 @cocotb.test()
 async def test_small_formats_all_pairs(dut):
     """FP4 and Posit(4,1) (and INT4) modes: every operand pair on every lane, one beat per dot product."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     for name in ("fp4_e2m1", "posit4_1", "int4"):
         mi = _mode_index(p, name)
         if mi is not None:
-            await _check(dut, p, eng, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)),
+            await _check(dut, p, ports, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)),
                          f"{name}: all pairs on every lane")
 
 
@@ -306,38 +340,38 @@ def _skip_unless(cond: bool, why: str) -> None:
 @cocotb.test()
 async def test_posit8_all_pairs(dut):
     """Posit(8,0): all 65,536 pairs on both lanes (the lanes see them in different orders)."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     mi = _mode_index(p, "posit8_0")
     _skip_unless(mi is not None, "no posit8_0 mode")
-    await _check(dut, p, eng, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)), "posit8_0: all 65536 pairs")
+    await _check(dut, p, ports, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)), "posit8_0: all 65536 pairs")
 
 
 async def _random_and_corners(dut, name: str, stream: int) -> None:
     """``NPEGEN_N`` random pairs plus every pair of the corner table, on every lane; every pair when
     ``NPEGEN_N`` is at least the number of pairs."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     mi = _mode_index(p, name)
     _skip_unless(mi is not None, f"no {name} mode")
-    await _pairs(dut, p, eng, mi, rng_from_env(stream))
+    await _pairs(dut, p, ports, mi, rng_from_env(stream))
 
 
-async def _pairs(dut, p: SimdMacParams, eng: Engine, mi: int, rng: np.random.Generator) -> None:
+async def _pairs(dut, p: SimdMacParams, ports: Ports, mi: int, rng: np.random.Generator) -> None:
     """One-beat dot products of mode ``mi``: every pair of :func:`corner_codes` plus ``NPEGEN_N`` uniformly random
     pairs (every code, NaN / Inf included), on every lane; every pair when ``NPEGEN_N`` covers them."""
     f = p.formats[mi]
     name = p.modes[mi]
     n = int(os.environ.get("NPEGEN_N", "100000"))
     if n >= 1 << (2 * f.nbits):
-        await _check(dut, p, eng, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)), f"{name}: every pair")
+        await _check(dut, p, ports, *_one_beat_dots(p, mi, *_all_pairs_beats(p, mi)), f"{name}: every pair")
         return
     c = np.array(corner_codes(f))
     ca, cb = (x.ravel() for x in np.meshgrid(c, c, indexing="ij"))
     pa = np.concatenate([ca, rng.integers(0, 1 << f.nbits, n)])
     pb = np.concatenate([cb, rng.integers(0, 1 << f.nbits, n)])
     lanes = p.lanes(mi)
-    a = _lane_words(p, mi, [np.roll(pa, lane) for lane in range(lanes)])
-    b = _lane_words(p, mi, [np.roll(pb, lane) for lane in range(lanes)])
-    await _check(dut, p, eng, *_one_beat_dots(p, mi, a, b), f"{name}: {c.size ** 2} corner + {n} random pairs")
+    a = lane_words(p, mi, [np.roll(pa, lane) for lane in range(lanes)])
+    b = lane_words(p, mi, [np.roll(pb, lane) for lane in range(lanes)])
+    await _check(dut, p, ports, *_one_beat_dots(p, mi, a, b), f"{name}: {c.size ** 2} corner + {n} random pairs")
 
 
 def minifloat_special_dots(p: SimdMacParams, mi: int, rng: np.random.Generator, count: int = 60) -> tuple:
@@ -349,8 +383,8 @@ def minifloat_special_dots(p: SimdMacParams, mi: int, rng: np.random.Generator, 
     a, b, last = [], [], []
     for _ in range(count):
         k = int(rng.integers(1, 5))
-        a.append(_lane_words(p, mi, [rng.choice(pool, k) for _ in range(p.lanes(mi))]))
-        b.append(_lane_words(p, mi, [rng.choice(pool, k) for _ in range(p.lanes(mi))]))
+        a.append(lane_words(p, mi, [rng.choice(pool, k) for _ in range(p.lanes(mi))]))
+        b.append(lane_words(p, mi, [rng.choice(pool, k) for _ in range(p.lanes(mi))]))
         last.append(np.arange(k) == k - 1)
     a, b, last = np.concatenate(a), np.concatenate(b), np.concatenate(last)
     return a, b, np.full(a.size, mi), last
@@ -361,13 +395,13 @@ async def test_minifloat_random_and_corners(dut):
     """Every minifloat mode with NaN (FP8 E4M3 / E5M2, BF16, FP16): every pair of the corner table (+-0, NaNs,
     +-Inf, subnormals, +-max, neighbours of +-1) plus ``NPEGEN_N`` random pairs on every lane (all pairs when
     ``NPEGEN_N`` covers them), then short dot products mixing the special codes."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     mis = [mi for mi, f in enumerate(p.formats) if isinstance(f, Minifloat) and f.has_nar]
     _skip_unless(bool(mis), "no minifloat mode with NaN")
     rng = rng_from_env(12)
     for mi in mis:
-        await _pairs(dut, p, eng, mi, rng)
-        await _check(dut, p, eng, *minifloat_special_dots(p, mi, rng), f"{p.modes[mi]}: special-code dot products",
+        await _pairs(dut, p, ports, mi, rng)
+        await _check(dut, p, ports, *minifloat_special_dots(p, mi, rng), f"{p.modes[mi]}: special-code dot products",
                      rng=rng, p_idle=0.1, p_stall=0.2)
 
 
@@ -404,7 +438,7 @@ def _random_words(p: SimdMacParams, mi: int, rng: np.random.Generator, k: int) -
     if not (isinstance(f, Minifloat) and f.has_nar):
         return rng.integers(0, 1 << p.word_bits, k)
     q = min(0.5, float(rng.choice([0.0, 0.5, 3.0])) / k)
-    return _lane_words(p, mi, [random_lane_codes(f, rng, k, q) for _ in range(p.lanes(mi))])
+    return lane_words(p, mi, [random_lane_codes(f, rng, k, q) for _ in range(p.lanes(mi))])
 
 
 def mixed_dot_products(p: SimdMacParams, rng: np.random.Generator, count: int, max_len: int = 256):
@@ -432,12 +466,12 @@ def mixed_dot_products(p: SimdMacParams, rng: np.random.Generator, count: int, m
 async def test_dot_products_mixed(dut):
     """Dot products of random length 1..256 back to back, the mode changing between them, random clears,
     idle beats and back-pressure."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     rng = rng_from_env(4)
     count = int(os.environ.get("NPEGEN_DOTS", "40"))
     a, b, mode, last = mixed_dot_products(p, rng, count)
     clear = rng.random(a.size) < 0.01  # now and then drop a dot product midway
-    await _check(dut, p, eng, a, b, mode, last, f"{count} mixed-mode dot products, clears, idle and back-pressure",
+    await _check(dut, p, ports, a, b, mode, last, f"{count} mixed-mode dot products, clears, idle and back-pressure",
                  clear=clear, rng=rng, p_idle=0.1, p_stall=0.3)
 
 
@@ -449,7 +483,7 @@ def overflow_beats(p: SimdMacParams, mi: int, sign: int = 1) -> tuple[np.ndarray
     other = big if sign > 0 else int(f.encode(-f.max_value))
     k = (2 << p.acc_guard) + 3
     lanes = p.lanes(mi)
-    return _lane_words(p, mi, [np.full(k, big)] * lanes), _lane_words(p, mi, [np.full(k, other)] * lanes)
+    return lane_words(p, mi, [np.full(k, big)] * lanes), lane_words(p, mi, [np.full(k, other)] * lanes)
 
 
 def _dot_products(chunks) -> tuple:
@@ -471,16 +505,16 @@ def _dot_products(chunks) -> tuple:
 async def test_overflow_saturates(dut):
     """Worst-case products beyond ``2**acc_guard`` in every mode, positive and negative: the accumulator
     saturates and the lane's overflow flag is set."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     chunks = []
     for mi in range(len(p.modes)):
         for sign in (1, -1):
             a, b = overflow_beats(p, mi, sign)
             chunks.append((a, b, mi, None))
     a, b, mode, last, clear = _dot_products(chunks)
-    await _check(dut, p, eng, a, b, mode, last, "overflow in every mode", clear=clear)
+    run = await _check(dut, p, ports, a, b, mode, last, "overflow in every mode", clear=clear)
     if not p.dot:
-        assert all(r[3] for r in eng.results if p.formats[r[4]].exact_product_bits > 0), "overflow flags not set"
+        assert all(r[3] for r in run.results if p.formats[r[4]].exact_product_bits > 0), "overflow flags not set"
 
 
 def clear_after_flags_beats(p: SimdMacParams, rng: np.random.Generator) -> tuple:
@@ -494,7 +528,7 @@ def clear_after_flags_beats(p: SimdMacParams, rng: np.random.Generator) -> tuple
         oa, ob = overflow_beats(p, mi, 1 if mi % 2 else -1)
         d = f.decompose(np.arange(1 << f.nbits))
         finite = np.flatnonzero(~(d.nar | d.inf))
-        tail_a, tail_b = (_lane_words(p, mi, [rng.choice(finite, 3) for _ in range(lanes)]) for _ in range(2))
+        tail_a, tail_b = (lane_words(p, mi, [rng.choice(finite, 3) for _ in range(lanes)]) for _ in range(2))
         for clr in (False, True):
             cc = np.zeros(len(oa) + 3, bool)
             cc[len(oa)] = clr  # the first beat after the overflow clears
@@ -507,8 +541,8 @@ def clear_after_flags_beats(p: SimdMacParams, rng: np.random.Generator) -> tuple
             specials.append(([f.inf_code, one], [one, one]))  # +Inf
             specials.append(([f.inf_code, f.inf_code], [one, negate(f, one)]))  # +Inf and -Inf: NaN
         for sa, sb in specials:
-            na = _lane_words(p, mi, [np.array(sa)] * lanes)
-            nb = _lane_words(p, mi, [np.array(sb)] * lanes)
+            na = lane_words(p, mi, [np.array(sa)] * lanes)
+            nb = lane_words(p, mi, [np.array(sb)] * lanes)
             for clr in (False, True):
                 chunks.append((np.r_[na, tail_a], np.r_[nb, tail_b], mi, np.r_[False, False, clr, False, False]))
         chunks.append((tail_a[:1], tail_b[:1], mi, None))
@@ -520,18 +554,18 @@ async def test_clear_after_overflow_and_nar(dut):
     """Overflow, then ``clear``, in one dot product, in every mode (and NaR / NaN, then ``clear``, in posit and
     minifloat modes, and Inf in minifloats with Inf): the result carries only the beats from the clear on, with
     the overflow and NaR flags down (and no Inf); the same dot product without the clear keeps them up."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     rng = rng_from_env(7)
     a, b, mode, last, clear = clear_after_flags_beats(p, rng)
-    await _check(dut, p, eng, a, b, mode, last, "overflow / NaR then clear in one dot product", clear=clear,
+    run = await _check(dut, p, ports, a, b, mode, last, "overflow / NaR then clear in one dot product", clear=clear,
                  rng=rng, p_stall=0.2)
     ends = np.flatnonzero(last)
     for k, e in enumerate(ends.tolist()):
         s = ends[k - 1] + 1 if k else 0
         cleared = bool(clear[s:e + 1].any())
         if cleared:
-            assert eng.results[k][2] == 0 and eng.results[k][3] == 0, f"result {k}: flags survived the clear"
-    assert any(r[3] for r in eng.results) and any(clear), "the run never overflowed"
+            assert run.results[k][2] == 0 and run.results[k][3] == 0, f"result {k}: flags survived the clear"
+    assert any(r[3] for r in run.results) and any(clear), "the run never overflowed"
 
 
 def rounding_tie_beats(p: SimdMacParams, rng: np.random.Generator, per_mode: int = 12) -> tuple:
@@ -561,11 +595,10 @@ def rounding_tie_beats(p: SimdMacParams, rng: np.random.Generator, per_mode: int
             lane_a = [[negate(f, c) if ng else c, negate(f, hc) if ng else hc, tiny if s else 0]
                       for (c, hc), ng in zip(picks, neg, strict=True)]
             lane_b = [[one, one, negate(f, tiny) if (s < 0) != ng else tiny] for ng in neg]
-            for beat in range(3):
-                a.append(sum(la[beat] << (lane * f.nbits) for lane, la in enumerate(lane_a)))
-                b.append(sum(lb[beat] << (lane * f.nbits) for lane, lb in enumerate(lane_b)))
-                mode.append(mi)
-                last.append(beat == 2)
+            a.extend(lane_words(p, mi, lane_a).tolist())
+            b.extend(lane_words(p, mi, lane_b).tolist())
+            mode.extend([mi] * 3)
+            last.extend([False, False, True])
     return np.array(a, np.int64), np.array(b, np.int64), np.array(mode), np.array(last, bool)
 
 
@@ -573,10 +606,10 @@ def rounding_tie_beats(p: SimdMacParams, rng: np.random.Generator, per_mode: int
 async def test_rounding_ties(dut):
     """Dot products whose exact sums sit on a rounding midpoint of the mode's format or one smallest product
     either side of it, on every lane and in every mode: ties to even, and the sticky bit decides the rest."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     a, b, mode, last = rounding_tie_beats(p, rng_from_env(10))
     _skip_unless(a.size > 0, "no mode with midpoints to round")
-    await _check(dut, p, eng, a, b, mode, last, "rounding midpoints, +-1 smallest product", rng=rng_from_env(11),
+    await _check(dut, p, ports, a, b, mode, last, "rounding midpoints, +-1 smallest product", rng=rng_from_env(11),
                  p_idle=0.1, p_stall=0.2)
 
 
@@ -592,13 +625,13 @@ async def test_long_backpressure(dut):
     """``o.ready`` held low for long runs (up to 150 cycles) with 1-2 ready cycles between them, while short
     dot products (1 to 3 beats, every mode) queue behind the waiting result: nothing lost, duplicated or
     reordered, and every wait is bounded."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     rng = rng_from_env(8)
     a, b, mode, last = mixed_dot_products(p, rng, 60, max_len=3)
     clear = rng.random(a.size) < 0.05
-    await _check(dut, p, eng, a, b, mode, last, "60 short dot products under long back-pressure", clear=clear,
+    run = await _check(dut, p, ports, a, b, mode, last, "60 short dot products under long back-pressure", clear=clear,
                  ready=backpressure_pattern(rng))
-    assert eng.max_stall >= 40 and eng.stalled_results >= 20, (eng.max_stall, eng.stalled_results)
+    assert run.max_stall >= 40 and run.stalled_results >= 20, (run.max_stall, run.stalled_results)
 
 
 def reserved_mode_beats(p: SimdMacParams, rng: np.random.Generator) -> tuple:
@@ -625,12 +658,12 @@ async def test_reserved_mode_indices(dut):
     """Mode indices that name no format (when the number of modes is not a power of two) inside dot
     products, as the last beat, with clear: the documented behaviour (:class:`~npegen.hw.simd_mac.SimdMac`)
     of adding nothing, and of a reserved ``last`` beat emitting an all-zero result with its index."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     _skip_unless(bool(p.reserved_modes), f"{len(p.modes)} modes fill the {p.mode_bits}-bit mode field")
     rng = rng_from_env(9)
     a, b, mode, last, clear = reserved_mode_beats(p, rng)
-    await _check(dut, p, eng, a, b, mode, last, "reserved mode indices", clear=clear, rng=rng, p_stall=0.2)
-    res = [r for r in eng.results if r[4] >= len(p.modes)]
+    run = await _check(dut, p, ports, a, b, mode, last, "reserved mode indices", clear=clear, rng=rng, p_stall=0.2)
+    res = [r for r in run.results if r[4] >= len(p.modes)]
     assert res and all(r[0] == 0 and not any(r[1]) and r[2] == 0 and r[3] == 0 for r in res), res
 
 
@@ -638,18 +671,18 @@ async def test_reserved_mode_indices(dut):
 async def test_latency(dut):
     """Cycles from an accepted ``last`` beat to its result, with ``o`` always ready: ``stages``; beats go in
     back to back."""
-    p, eng = await _start(dut)
+    p, ports = await _start(dut)
     rng = rng_from_env(5)
     a, b, mode, last = mixed_dot_products(p, rng, 20, max_len=5)
-    await _check(dut, p, eng, a, b, mode, last, "latency run")
-    last_cycles = [c for c, lf in zip(eng.accept_cycles, last.tolist(), strict=True) if lf]
-    lat = {r - c for c, r in zip(last_cycles, eng.result_cycles, strict=True)}
+    run = await _check(dut, p, ports, a, b, mode, last, "latency run")
+    last_cycles = [c for c, lf in zip(run.accept_cycles, last.tolist(), strict=True) if lf]
+    lat = {r - c for c, r in zip(last_cycles, run.result_cycles, strict=True)}
     assert lat == {p.latency}, f"latency {sorted(lat)} cycles, documented {p.latency}"
-    span = eng.accept_cycles[-1] - eng.accept_cycles[0] + 1
+    span = run.accept_cycles[-1] - run.accept_cycles[0] + 1
     assert span == len(a), f"{len(a)} beats took {span} cycles: the engine inserted bubbles"
     ends = [i for i, lf in enumerate(last.tolist()) if lf]
     lengths = [e - s for s, e in zip([-1] + ends[:-1], ends, strict=True)]
-    record_measurement("simd_mac.test_latency", cycles=eng.result_cycles[-1] - eng.accept_cycles[0] + 1,
+    record_measurement("simd_mac.test_latency", cycles=run.result_cycles[-1] - run.accept_cycles[0] + 1,
                        jobs=[[p.modes[int(mode[e])], p.out_lanes if p.dot else p.lanes(int(mode[e])), n]
                              for e, n in zip(ends, lengths, strict=True)])
 
@@ -670,5 +703,7 @@ def verify_simd_mac(params: SimdMacParams | None = None, *, sim: str | None = No
         env["NPEGEN_N"] = str(int(n_random))
     if n_dots is not None:
         env["NPEGEN_DOTS"] = str(int(n_dots))
-    return run_cocotb(SimdMac.from_params(params), toplevel=TOPLEVEL, test_module=__name__, env=env,
-                      tag=params.tag, sim=sim, seed=seed, testcase=testcase, **runner_kwargs)
+    dut = SimdMac.from_params(params)
+    env.update(sim_env(dut))  # the engine's own layouts, for the testbench to pack with
+    return run_cocotb(dut, toplevel=TOPLEVEL, test_module=__name__, env=env, tag=params.tag, sim=sim, seed=seed,
+                      testcase=testcase, **runner_kwargs)

@@ -19,23 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CLOCK_NS", "LayoutCodec", "Port", "Ports", "Watchdog", "await_accept", "codec", "cycle_now", "pack_fields",
-           "record_measurement", "reset", "rng_from_env", "seed_from_env", "sim_env", "stall_runs", "start",
-           "tick_until"]
+__all__ = ["CLOCK_NS", "LayoutCodec", "Port", "Ports", "Watchdog", "codec", "cycle_now", "record_measurement", "reset",
+           "rng_from_env", "seed_from_env", "sim_env", "stall_runs", "start", "tick_until"]
 
 #: Clock period of :func:`start` (ns): the cocotb pair numbers cycles with it.
 CLOCK_NS = 10
-
-
-def pack_fields(values, widths) -> int:
-    """Pack signed or unsigned integers into one word, first field in the LSBs (Amaranth
-    ``StructLayout``/``ArrayLayout`` order). Superseded by :class:`LayoutCodec` (the component's own layout);
-    kept while ``npegen.sim.tb_simd_mac`` still uses it."""
-    word, shift = 0, 0
-    for v, w in zip(values, widths, strict=True):
-        word |= (int(v) & ((1 << w) - 1)) << shift
-        shift += w
-    return word
 
 
 def seed_from_env() -> int:
@@ -60,7 +48,12 @@ async def reset(dut, cycles: int = 2) -> None:
 
 async def start(dut, **idle: int) -> None:
     """Set the inputs named in ``idle`` (``i__valid=0``, ...), start a 10 ns clock on ``clk``, reset, and
-    return at the first falling edge after reset (where the testbenches drive and sample)."""
+    return at the first falling edge after reset (where the testbenches drive and sample).
+
+    The clock is cocotb's GPI clock: toggled inside the simulator, with no Python coroutine and ReadWrite phase per
+    edge (cocotb's own choice on Verilator). Its edges take effect at once instead of in the ReadWrite phase of their
+    time step, as a Python clock's would; the testbenches drive and sample only at falling edges (never in the time
+    step of a rising one), so they see the same values either way."""
     import cocotb
     from cocotb.clock import Clock
     from cocotb.simtime import convert, get_sim_time
@@ -69,7 +62,7 @@ async def start(dut, **idle: int) -> None:
     global _origin, _period
     for name, value in idle.items():
         getattr(dut, name).value = value
-    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start())
     await reset(dut)
     await FallingEdge(dut.clk)
     _origin, _period = get_sim_time("step"), convert(CLOCK_NS, "ns", to="step")
@@ -164,21 +157,6 @@ async def tick_until(ctx, signal, *, limit: int, what: str) -> int:
         if value:
             return n
     raise AssertionError(f"{what}: {getattr(signal, 'name', signal)} not high within {limit} cycles")
-
-
-async def await_accept(ctx, stream_in, stream_out, watchdog: Watchdog, *, max_edges: int = 100_000) -> int:
-    """Amaranth simulator: with a beat offered on ``stream_in`` (``valid`` already high), tick until it is taken
-    (``stream_in.ready`` sampled high at an edge); return the edges waited. The wait is bounded by ``watchdog``,
-    which counts only the edges where ``stream_out.ready`` was high: a stream stage documented to hold
-    ``i.ready`` low only while a result waits on ``o`` may stall for as long as its consumer does. ``max_edges``
-    bounds the wait even when ``o.ready`` never rises (a stuck consumer)."""
-    for n in range(1, max_edges + 1):
-        _, _, i_ready, o_ready = await ctx.tick().sample(stream_in.ready, stream_out.ready)
-        if i_ready:
-            return n
-        if o_ready:
-            watchdog.tick()
-    raise AssertionError(f"{watchdog.describe()}: not taken within {max_edges} edges (o.ready never rose?)")
 
 
 # ---- layouts as bits ------------------------------------------------------------------------------------------
@@ -443,11 +421,10 @@ class Ports(Mapping):
 
 
 def sim_env(component) -> dict[str, str]:
-    """Environment for a cocotb run on ``component``: its port layouts (:class:`Ports`, ``NPEGEN_PORTS``), and
-    pytest's assertion rewriting limited to the testbench modules (``tb_*.py``, ``test_*.py``): cocotb otherwise
-    rewrites -- and, with ``PYTHONDONTWRITEBYTECODE``, recompiles on every start -- each module the simulator
-    imports, amaranth's included (about half a second per run)."""
-    return {**Ports.of(component).env(), "COCOTB_REWRITE_ASSERTION_FILES": "tb_*.py test_*.py"}
+    """Environment for a cocotb run on ``component``: its port layouts (:class:`Ports`, ``NPEGEN_PORTS``). (The
+    runner limits pytest's assertion rewriting to the testbench modules on every run,
+    :func:`npegen.sim.runner.run_cocotb`.)"""
+    return Ports.of(component).env()
 
 
 def stall_runs(blocked: Sequence[int], accepted: Sequence[int]) -> list[int]:

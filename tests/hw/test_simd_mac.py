@@ -5,9 +5,11 @@ E4M3 / E5M2, BF16, FP16 - from ml_dtypes values, exact ``Fraction`` sums and a r
 the value table, and ``Minifloat.dot``); the RTL in the Amaranth simulator (``rtl_*``) against the model (``ref_*``)
 for the shared engine and the per-format baseline.
 
-Every wait of the producer and the consumer is bounded by a :class:`~npegen.sim.util.Watchdog` of ``latency``
-cycles counted only while ``o.ready`` is high; each result is compared with the model as it arrives, so a lost,
-extra or wrong result fails at once with a message naming its dot product."""
+The RTL runs go through the Amaranth-simulator stream pair (:func:`~npegen.sim.amaranth_stream.stream_send`,
+:func:`~npegen.sim.amaranth_stream.stream_recv`) with the engine's own layouts. Every wait of the producer and the
+consumer is bounded by a :class:`~npegen.sim.util.Watchdog` (the oldest result owed within ``latency`` cycles with
+``o.ready`` high); each result is compared with the model as it arrives, so a lost, extra or wrong result fails at
+once with a message naming its dot product."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 import softposit as sp
+from amaranth.hdl import unsigned
+from amaranth.lib import data
 from amaranth.sim import Simulator
 from exact_oracles import frac_posit_values, frac_round  # tests/ is on sys.path
 
@@ -27,16 +31,22 @@ from npegen.hw.simd_mac import SimdMac
 from npegen.hw.verilog import lint_verilog, write_verilog
 from npegen.models import formats as F
 from npegen.models.simd_mac import DEFAULT_MODES, MAX_ACC_BITS, SimdMacParams, ref_simd_mac
+from npegen.sim.amaranth_stream import StreamLog, stream_recv, stream_send
 from npegen.sim.tb_simd_mac import (
     as_tuple,
+    beat_payloads,
     corner_codes,
+    dot_name,
     field_diff,
+    lane_words,
     minifloat_special_dots,
     mixed_dot_products,
     reserved_mode_beats,
+    result_tuple,
     rounding_tie_beats,
+    stall_lengths,
 )
-from npegen.sim.util import Watchdog, await_accept
+from npegen.sim.util import Watchdog, codec
 
 # ---- validation -------------------------------------------------------------------------------------------
 
@@ -585,94 +595,109 @@ def test_model_rejects_bad_beats():
 def rtl_simd_mac(p: SimdMacParams, a, b, mode, last, clear, *, rng, p_idle=0.2, p_ready=0.7, ready=None,
                  label="run"):
     """Run the beats through :class:`SimdMac` in the Amaranth simulator and return the results taken from ``o``
-    (``o.payload`` fields), comparing each with :func:`ref_simd_mac` as it arrives.
+    (:func:`~npegen.sim.tb_simd_mac.result_tuple` of each), comparing each with :func:`ref_simd_mac` as it arrives.
 
-    The producer idles before a beat with chance ``p_idle``; the consumer drives ``o.ready`` high with chance
-    ``p_ready``, or from the iterator ``ready`` (one value per cycle). Every wait is bounded by a
-    :class:`~npegen.sim.util.Watchdog` of ``latency`` cycles counted only while ``o.ready`` is high (so the
-    bench's own stalls do not count), from the acceptance of a result's ``last`` beat or the taking of the
-    result before it, whichever is later: a lost result fails naming its dot product, a result nobody owes fails
-    at once as extra, a wrong one names its dot product. Also returns, in ``stats``, the edges at which beats
-    were accepted and results taken, and the longest wait of a result with ``o.ready`` low."""
+    The producer (:func:`~npegen.sim.amaranth_stream.stream_send`, the engine's input layout) idles before a beat
+    with chance ``p_idle``; the consumer (:func:`~npegen.sim.amaranth_stream.stream_recv`) drives ``o.ready`` high
+    with chance ``p_ready``, or from the iterator ``ready`` (one value per cycle). Every wait is bounded: the
+    producer's watchdog counts only the edges at which ``o.ready`` was high (``i.ready`` is documented low only
+    while a result waits with ``o.ready`` low); the oldest result owed must come within ``latency`` edges with
+    ``o.ready`` high of the acceptance of its ``last`` beat or the taking of the result before it, whichever is later
+    (so a lost or late result fails naming its dot product), and the consumer's own watchdog allows ``latency + 1``
+    edges in which nothing moved although the bench held nothing back. A wrong result fails as it is taken, naming
+    its dot product; a result nobody owes (``o.valid`` with every accepted ``last`` beat answered) fails at once as
+    extra, also while ``o.ready`` is low; after the last result ``o.ready`` stays high for ``latency + 3`` edges in
+    which nothing more may come. Also returns, in ``stats``, the edges at which beats were accepted and results taken,
+    the number of results that waited with ``o.ready`` low and the longest such wait."""
     dut = SimdMac.from_params(p)
-    n = len(a)
+    clear = np.asarray(clear, bool)
     want = [as_tuple(r) for r in ref_simd_mac(p, a, b, mode, last, clear)]
-    ends = np.flatnonzero(last).tolist()
-    out: list[tuple] = []
-    stats = {"accept": [], "result": [], "max_stall": 0, "stalled": 0}
-    state = {"sent": 0}
+    lasts = np.asarray(last, bool).tolist()
+    ends = np.flatnonzero(lasts).tolist()
+    payloads = beat_payloads(a, b, mode, lasts, clear)
+    log, rlog = StreamLog(), StreamLog()  # the producer's; the consumer's (taken, blocked and upstream edges)
+    owed = {"seen": 0, "n": 0}  # upstream beats counted; last beats among them
+    got = {}
 
-    def _dot(k: int) -> str:
-        s = ends[k - 1] + 1 if k else 0
-        return f"{label}: result {k} of {len(ends)} (dot product of beats {s}..{ends[k]}, mode {int(mode[ends[k]])}"
+    def name(k: int) -> str:
+        return f"{label}: {dot_name(p, mode, ends, k)}"
+
+    def check(k: int, beat: dict) -> None:  # every result against the model as it is taken
+        res = result_tuple(beat)
+        if k >= len(want) or res != want[k]:
+            diff = field_diff(res, want[k]) if k < len(want) else res
+            raise AssertionError(f"{name(k)} differs from the model: (rtl, model) {diff} ({p.tag}; a lost or "
+                                 "repeated result shifts every later one)")
 
     async def producer(ctx):
-        for t in range(n):
-            while rng.random() < p_idle:
-                ctx.set(dut.i.valid, 0)
-                await ctx.tick()
-            ctx.set(dut.i.payload, {"a": int(a[t]), "b": int(b[t]), "mode": int(mode[t]), "last": int(last[t]),
-                                    "clear": int(clear[t])})
-            ctx.set(dut.i.valid, 1)
-            # i.ready is documented low only while a result waits with o.ready low: count the o.ready-high edges
-            await await_accept(ctx, dut.i, dut.o,
-                               Watchdog(p.latency, lambda t=t: f"{label}: beat {t} not accepted ({p.tag})"))
-            state["sent"] = t + 1
-        ctx.set(dut.i.valid, 0)
+        await stream_send(ctx, dut.i, payloads, idle_prob=p_idle, rng=rng, downstream=dut.o, watchdog=p.latency,
+                          log=log, label=f"{label}: i ({p.tag})")
 
     async def consumer(ctx):
-        wd = Watchdog(p.latency, lambda: f"{_dot(len(out))}, last beat accepted at edge "
-                                         f"{stats['accept'][ends[len(out)]]}, now edge {edge} ({p.tag})")
-        edge, owed, tail, stall = 0, 0, 0, 0
-        while True:
-            done = len(out) >= len(want)
-            if ready is not None and not done:
-                r = int(next(ready))
-            else:
-                r = int(done or rng.random() < p_ready)
-            ctx.set(dut.o.ready, r)
-            _, _, valid, pl, i_valid, i_ready, i_last = await ctx.tick().sample(
-                dut.o.valid, dut.o.payload, dut.i.valid, dut.i.ready, dut.i.payload.last)
-            edge += 1
-            progress = False
-            if valid and len(out) >= owed:
-                raise AssertionError(f"{label}: extra result at edge {edge}: the {owed} last beats accepted so far "
-                                     f"(of {len(ends)}) were all answered ({p.tag})")
-            if valid and r:
-                k = len(out)
-                got = (int(pl.word), tuple(int(x) for x in pl.acc), int(pl.nar), int(pl.overflow), int(pl.mode))
-                if got != want[k]:
-                    raise AssertionError(f"{_dot(k)}) differs from the model: (rtl, model) {field_diff(got, want[k])} "
-                                         f"({p.tag}; a lost or repeated result shifts every later one)")
-                out.append(got)
-                stats["result"].append(edge)
-                if stall:
-                    stats["stalled"] += 1
-                    stats["max_stall"] = max(stats["max_stall"], stall)
-                stall, progress = 0, True
-            elif valid:
-                stall += 1
-            if i_valid and i_ready:
-                stats["accept"].append(edge)
-                if i_last:
-                    progress |= len(out) == owed  # the oldest result owed: its wait starts now
-                    owed += 1
+        # the oldest result owed comes within `latency` edges with o.ready high of its last beat or the result before
+        due = Watchdog(p.latency, lambda: f"{name(len(rlog.edges))}: awaited, {len(rlog.accepted)} of "
+                                          f"{len(payloads)} beats accepted ({p.tag})")
+
+        def watch(edge: int) -> None:  # after every edge: late results, and extra ones at once
+            took = bool(rlog.edges) and rlog.edges[-1] == edge
+            progress = took
+            while owed["seen"] < len(rlog.accepted):  # upstream beats taken, at this edge at the latest
+                if lasts[owed["seen"]]:
+                    progress |= len(rlog.edges) == owed["n"]  # the oldest result owed: its wait starts now
+                    owed["n"] += 1
+                owed["seen"] += 1
             if progress:
-                wd.progress()
-            elif r and len(out) < owed:
-                wd.tick()
-            if len(out) >= len(want) and state["sent"] == n:  # drain: nothing more may come
-                tail += 1
-                if tail > p.latency + 2:
-                    return
+                due.progress()
+            elif ctx.get(dut.o.ready) and len(rlog.edges) < owed["n"]:
+                due.tick()
+            if ctx.get(dut.o.valid) and len(rlog.edges) >= owed["n"]:  # o.valid for the next edge, nothing owed
+                raise AssertionError(f"{label}: extra result after edge {edge}: the {owed['n']} last beats accepted "
+                                     f"so far (of {len(ends)}) were all answered ({p.tag})")
+
+        wd = Watchdog(p.latency + 1, lambda: f"{name(len(rlog.edges))}: awaited after {len(rlog.accepted)} of "
+                                             f"{len(payloads)} beats accepted ({p.tag})")
+        got["out"] = await stream_recv(ctx, dut.o, len(want), stall_prob=1 - p_ready, ready_pattern=ready, rng=rng,
+                                       watchdog=wd, upstream=dut.i, upstream_log=log, drain=p.latency + 3,
+                                       on_beat=check, on_cycle=watch, log=rlog, label=label, item="result",
+                                       names=lambda k, _n: dot_name(p, mode, ends, k))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     sim.run()
-    assert len(stats["accept"]) == n and out == want
+    out = [result_tuple(r) for r in got["out"]]
+    stalls = stall_lengths(rlog.blocked)
+    stats = {"accept": log.accepted, "result": rlog.edges, "stalled": len(stalls), "max_stall": max(stalls, default=0)}
+    assert len(stats["accept"]) == len(payloads) and out == want
     return out, stats
+
+
+def test_bench_packs_with_the_engine_layouts(seed):
+    """The bench's packing: lane words are the mode's ``ArrayLayout(unsigned(nbits), lanes)`` (as LayoutCodec packs
+    it; codes outside a lane refused), beat payloads the engine's own ``i`` layout, and result tuples / stall runs
+    read back as the bench compares them."""
+    p = SimdMacParams()
+    rng = np.random.default_rng(seed)
+    for mi, f in enumerate(p.formats):
+        lanes = p.lanes(mi)
+        codes = rng.integers(0, 1 << f.nbits, (lanes, 20))
+        cd = codec(data.ArrayLayout(unsigned(f.nbits), lanes))
+        assert lane_words(p, mi, list(codes)).tolist() == [cd.pack(c) for c in codes.T.tolist()]
+    with pytest.raises(ValueError, match=r"lane 1: codes outside unsigned\(4\)"):
+        lane_words(p, 0, [[0], [16], [0], [0]])
+    dut = SimdMac()  # the default point, p (constructed here: this file silences UnusedElaboratable)
+    a, b, mode, last = mixed_dot_products(p, rng, 3, max_len=4)
+    clear = rng.random(a.size) < 0.5
+    i_codec = codec(dut.i.payload.shape())
+    for x, y, m, lf, c, pl in zip(a, b, mode, last, clear, beat_payloads(a, b, mode, last, clear), strict=True):
+        assert i_codec.unpack(i_codec.pack(pl)) == {"a": x, "b": y, "mode": m, "last": lf, "clear": c}
+    r = ref_simd_mac(p, a, b, mode, last, clear)[0]
+    o_codec = codec(dut.o.payload.shape())
+    beat = o_codec.unpack(o_codec.pack({"word": r.word, "acc": list(r.acc), "nar": as_tuple(r)[2],
+                                        "overflow": as_tuple(r)[3], "mode": r.mode}))
+    assert result_tuple(beat) == as_tuple(r)
+    assert stall_lengths([3, 4, 5, 9, 11, 12]) == [3, 1, 2] and stall_lengths([]) == []
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,16 @@ rejected by name; every design point builds in its own directory."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 
 from npegen.hw.int_mac import IntMac
 from npegen.models.int_mac import IntMacParams
-from npegen.sim.runner import SimulationError, resolve_sim, run_cocotb
+from npegen.sim import runner
+from npegen.sim.runner import SimulationError, resolve_sim, rewrite_patterns, run_cocotb
 from npegen.sim.tb_int_mac import verify_int_mac
 
 
@@ -111,3 +114,32 @@ def test_waves_are_opt_in(sim, seed, tmp_path, monkeypatch):
     monkeypatch.setenv("WAVES", "1")
     r = verify_int_mac(p, sim=sim, seed=seed, testcase="test_reset_and_ready")
     assert r.waves is not None and r.waves.is_file() and r.waves.stat().st_size > 0
+
+
+def test_assertion_rewriting_is_limited_to_the_testbench_modules(tmp_path, monkeypatch):
+    """Every run rewrites the asserts of the testbench modules only (``tb_*``, ``test_*`` and the test module itself),
+    not of every module the simulator imports; a value in ``env`` or in the environment wins."""
+    seen = []
+
+    class FakeRunner:  # records the environment of the run; reports one passed test
+        def build(self, **kw):
+            pass
+
+        def test(self, *, extra_env, results_xml, **kw):
+            seen.append(dict(extra_env))
+            Path(results_xml).write_text('<testsuites><testsuite><testcase name="t"/></testsuite></testsuites>')
+
+    import cocotb_tools.runner
+
+    monkeypatch.setattr(cocotb_tools.runner, "get_runner", lambda sim: FakeRunner())
+    monkeypatch.setattr(runner, "_check_simulator", lambda sim: None)
+    monkeypatch.delenv(runner.REWRITE_ENV, raising=False)
+    kw = dict(toplevel="int_mac", seed=1, build_dir=tmp_path, quiet=True)
+    run_cocotb(IntMac(), test_module="npegen.sim.tb_int_mac", **kw)
+    run_cocotb(IntMac(), test_module="toy_block", **kw)
+    run_cocotb(IntMac(), test_module="toy_block", env={runner.REWRITE_ENV: "*.py"}, **kw)
+    monkeypatch.setenv(runner.REWRITE_ENV, "x_*.py")
+    run_cocotb(IntMac(), test_module="toy_block", **kw)
+    assert [e.get(runner.REWRITE_ENV) for e in seen] == ["tb_*.py test_*.py", "tb_*.py test_*.py toy_block.py",
+                                                         "*.py", None]
+    assert rewrite_patterns("test_sim_util") == "tb_*.py test_*.py"

@@ -273,6 +273,12 @@ def test_first_run_hint_only_with_an_empty_wasm_cache(tmp_path, monkeypatch):
 
 @pytest.mark.synth
 def test_ctrl_c_exits_130_with_nothing_half_written(tmp_path):
+    from npegen.hw.synth import synthesize, yosys_compiled
+
+    if not yosys_compiled():  # the first Yosys run on a machine compiles it (~1 min, not interruptible): not here
+        from npegen.hw.int_mac import IntMac
+
+        synthesize(IntMac(width=2), top="int_mac", cache=tmp_path / "warm", quiet=True)
     env = dict(os.environ, NPEGEN_CACHE_DIR=str(tmp_path / "cache"), NPEGEN_BUILD_DIR=str(tmp_path / "build"))
     env.pop("NPEGEN_DEBUG", None)
     proc = subprocess.Popen([sys.executable, "-m", "npegen", "synth", "simd-mac", "--no-cache"], cwd=tmp_path,

@@ -598,12 +598,14 @@ def test_ctrl_c_exits_130_with_whole_rows_only(tmp_path):
     """SIGINT to the whole process group (what a terminal sends) in the middle of a sweep on a process pool."""
     out = tmp_path / "o"
     doc = tmp_path / "s.json"
-    doc.write_text(json.dumps({"name": "c", "block": "int-mac", "params": {"width": list(range(2, 30))}}))
+    # 56 points of 0.5 s on 2 workers: 14 s, so that even a starved test process sees the sweep midway
+    doc.write_text(json.dumps({"name": "c", "block": "int-mac", "params": {"width": list(range(2, 30)),
+                                                                          "stages": [1, 2]}}))
     script = textwrap.dedent(f"""
         import sys, time
         import npegen.analysis.sweep as S
         def slow(block, point, verifier=None):
-            time.sleep(0.3)
+            time.sleep(0.5)
             return {{"tag": "t", "area_mm2": 1.0, "energy_per_op_pJ": 1.0}}
         S.evaluate_point = slow
         S._synth_only = lambda block, gen: None
@@ -623,7 +625,7 @@ def test_ctrl_c_exits_130_with_whole_rows_only(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("npegen: interrupted")
     rows = store.read_text().splitlines()
-    assert 3 <= len(rows) < 29 and all(r.count('"') % 2 == 0 for r in rows)
+    assert 3 <= len(rows) < 57 and all(r.count('"') % 2 == 0 for r in rows)
     assert len(load_results(store)) == len(rows) - 1  # every row is a whole finished point
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 

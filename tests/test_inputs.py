@@ -25,6 +25,12 @@ from npegen.cli import main
 WL = "rnn.kws_gru_s"
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT's default disposition, so Python installs its Ctrl-C handler even when the test runs
+    under a shell that ignores SIGINT (a background job of a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def one_line_error(capsys, rc, code: int = 2) -> str:
     err = capsys.readouterr().err
     assert rc == code, err
@@ -283,7 +289,7 @@ def test_ctrl_c_exits_130_with_nothing_half_written(tmp_path):
     env.pop("NPEGEN_DEBUG", None)
     proc = subprocess.Popen([sys.executable, "-m", "npegen", "synth", "simd-mac", "--no-cache"], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
     try:
         line = proc.stderr.readline()  # the start line: Yosys is running
         assert "synthesising simd_mac" in line, line

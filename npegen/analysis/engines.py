@@ -31,13 +31,13 @@ from ..models import formats as F
 from ..models._checks import check_int, short_repr
 from ..models.int_mac import IntMacParams
 from ..models.ramp_adc import RampADC
-from ..models.simd_mac import DEFAULT_MODES, SimdMacParams
+from ..models.simd_mac import SimdMacParams
 from ..models.ternary import TernaryParams
 from . import workloads as W
 from .energy import EnergyTable, nand2_area_um2
 
-__all__ = ["Engine", "LayerCycles", "LayerEnergy", "Prices", "SimdArray", "TernaryArray", "IntMacArray",
-           "CrossbarArray", "ENGINE_TYPES", "register_engine", "unregister_engine", "default_engines"]
+__all__ = ["Engine", "LayerCycles", "LayerEnergy", "Prices", "SimdArray", "FloatArray", "TernaryArray",
+           "IntMacArray", "CrossbarArray", "ENGINE_TYPES", "register_engine", "unregister_engine", "default_engines"]
 
 
 @dataclass(frozen=True)
@@ -240,8 +240,6 @@ def _check_params(engine: Engine) -> None:
 # ---- the built-in engines -------------------------------------------------------------------------------------
 
 
-#: The SIMD engine of the built-in design: XR-NPE's four modes plus BF16 (LLaMA's lm_head and attention).
-ESTIMATOR_SIMD_MODES = (*DEFAULT_MODES, "bf16")
 
 
 @dataclass(frozen=True)
@@ -262,7 +260,7 @@ class SimdArray(Engine):
                         "(tests/analysis/test_estimator_rtl.py)")}
 
     count: int = 256
-    params: SimdMacParams = field(default_factory=lambda: SimdMacParams(modes=ESTIMATOR_SIMD_MODES))
+    params: SimdMacParams = field(default_factory=SimdMacParams)
 
     def __post_init__(self) -> None:
         _check_params(self)
@@ -311,6 +309,30 @@ class SimdArray(Engine):
                 raise TypeError(f"modes must be a list of format names, not {short_repr(kw['modes'])}")
             kw["modes"] = tuple(m)
         return SimdMacParams(**kw)
+
+
+@dataclass(frozen=True)
+class FloatArray(SimdArray):
+    """``count`` floating-point MAC engines: the SIMD MAC engine in BF16 (default) or other minifloat modes, kept
+    apart from the XR-NPE SIMD engines so that their area stays XR-NPE's. Runs LLaMA's BF16 lm_head and
+    attention layers as BF16 (an exact 531-bit accumulator per engine, rounded once).
+
+    Cycles and energy as :class:`SimdArray` (:meth:`SimdMacParams.job_cycles`, ``mac.<mode>``).
+    """
+
+    kind: ClassVar[str] = "fpu"
+    title: ClassVar[str] = "floating-point MAC engines"
+    area_kind: ClassVar[str] = "fpu"
+    cycle_rows: ClassVar[dict] = {
+        "cycles.fpu": ("measured", "floating-point MAC engines (the SIMD MAC engine in BF16 mode): "
+                       "SimdMacParams.job_cycles, checked against the cocotb testbench "
+                       "(tests/analysis/test_estimator_rtl.py)")}
+
+    count: int = 16
+    params: SimdMacParams = field(default_factory=lambda: SimdMacParams(modes=("bf16",)))
+
+    def describe(self):
+        return self.count, "engines", f"floating-point MAC engines {self.params.tag}"
 
 
 @dataclass(frozen=True)
@@ -609,11 +631,12 @@ def unregister_engine(kind: str) -> None:
     ENGINE_TYPES.pop(kind, None)
 
 
-for _cls in (SimdArray, TernaryArray, IntMacArray, CrossbarArray):
+for _cls in (SimdArray, TernaryArray, IntMacArray, CrossbarArray, FloatArray):
     register_engine(_cls)
 
 
 def default_engines() -> tuple[Engine, ...]:
-    """The engines of the built-in design: 256 SIMD MAC engines, 4 ternary engines, 64 INT8 MAC lanes and 4
-    ramp-ADC crossbars (a layer runs on the first engine that serves its precision)."""
-    return SimdArray(), TernaryArray(), IntMacArray(), CrossbarArray()
+    """The engines of the built-in design: 256 SIMD MAC engines (XR-NPE's four modes), 4 ternary engines, 64 INT8
+    MAC lanes, 4 ramp-ADC crossbars and 16 BF16 MAC engines (a layer runs on the first engine that serves its
+    precision)."""
+    return SimdArray(), TernaryArray(), IntMacArray(), CrossbarArray(), FloatArray()

@@ -58,6 +58,7 @@ from .engines import (
     ENGINE_TYPES,
     CrossbarArray,
     Engine,
+    FloatArray,
     IntMacArray,
     LayerCycles,
     LayerEnergy,
@@ -75,8 +76,8 @@ __all__ = ["Tech", "Memory", "Design", "Result", "LayerRow", "Summary", "estimat
            "energy_breakdown", "scenario_table", "design_from_dict", "load_design", "provenance_table", "result_keys",
            "PROVENANCE_STATUS", "AREA_NOTE_SYNTHESISED", "AREA_NOTE_NOT_SYNTHESISED",
            # the engines (npegen.analysis.engines), re-exported
-           "Engine", "SimdArray", "TernaryArray", "IntMacArray", "CrossbarArray", "ENGINE_TYPES", "register_engine",
-           "unregister_engine", "LayerCycles", "LayerEnergy", "Prices"]
+           "Engine", "SimdArray", "FloatArray", "TernaryArray", "IntMacArray", "CrossbarArray", "ENGINE_TYPES",
+           "register_engine", "unregister_engine", "LayerCycles", "LayerEnergy", "Prices"]
 
 
 #: Accepted ranges of the design's real-valued fields (one source: the classes and the README cite these).

@@ -47,6 +47,12 @@ from npegen.cli import main
 # ---- helpers --------------------------------------------------------------------------------------------------
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT's default disposition, so Python installs its Ctrl-C handler even when the test runs
+    under a shell that ignores SIGINT (a background job of a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def fake_evaluate(block, point, verifier=None):
     """Stands in for generate + synthesise + estimate: metrics derived from the point; 'fail' anywhere fails it."""
     h = int(point_key(block, point), 16)
@@ -612,8 +618,8 @@ def test_ctrl_c_exits_130_with_whole_rows_only(tmp_path):
         from npegen.cli import main
         sys.exit(main(["sweep", {str(doc)!r}, "--out", {str(out)!r}, "--workers", "2"]))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, preexec_fn=_default_sigint,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     store = out / "results.csv"
     t0 = time.time()
     while time.time() - t0 < 60 and proc.poll() is None:

@@ -188,6 +188,11 @@ class StreamDriver:
         """Drive ``value`` on the payload port(s) now (no handshake: combinational units, explicit stimulus)."""
         self.port.write(self.port.codec.pack(value), self._last)
 
+    def release(self) -> None:
+        """Drop ``valid`` (after the last beat, or when a transfer failed midway)."""
+        if self.port.valid is not None:
+            self.port.valid.value = self._last_valid = 0
+
     def _drive(self, valid: int, bits, sideband) -> None:
         if valid != self._last_valid and self.port.valid is not None:
             self.port.valid.value = self._last_valid = valid
@@ -567,10 +572,14 @@ async def transfer(driver: StreamDriver, payloads: Sequence, monitor: StreamMoni
                    **send_kw) -> list:
     """Send ``payloads`` with ``driver`` while ``monitor`` awaits ``n`` beats (then ``drain`` idle cycles); return
     the beats. Both run concurrently from this falling edge; whichever fails first (a stuck ``ready``, a lost or
-    extra beat) raises here with its message and the other is stopped, so a testbench can also catch the failure."""
+    extra beat) raises here with its message and the other is stopped, so a testbench can also catch the failure.
+    At the end, passed or failed, the monitor is stopped, the driver drops ``valid``, and the monitor's
+    ``source`` is the driver (for its watchdog)."""
     import cocotb
     from cocotb.triggers import First
 
+    if monitor.source is None:
+        monitor.source = driver
     monitor.start()
     recv = cocotb.start_soon(monitor.expect(n, drain=drain))
     send = cocotb.start_soon(driver.send(payloads, **send_kw))
@@ -587,3 +596,5 @@ async def transfer(driver: StreamDriver, payloads: Sequence, monitor: StreamMoni
         for t in (send, recv):
             if not t.done():
                 t.cancel()
+        monitor.stop()
+        driver.release()

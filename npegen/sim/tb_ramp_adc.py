@@ -142,10 +142,7 @@ async def _run(dut, t: Tables, n_cols: int, batches: np.ndarray, rng=None, p_gap
     mon = StreamMonitor(dut, ports["y"].shape, name=None, valid="valid", ready=None, payload="y", source=drv,
                         latency=s, hold=True, watchdog=s + 3, on_cycle=sideband, label=t.tag, item="batch",
                         names=lambda k, _n: f"batch {k} of {n}")
-    try:
-        got = await transfer(drv, [b.tolist() for b in batches], mon, n, drain=hold)
-    finally:
-        mon.stop()
+    got = await transfer(drv, [b.tolist() for b in batches], mon, n, drain=hold)
     return np.array(got, dtype=np.int64), [c + 1 for c in drv.accepted], mon.cycles
 
 

@@ -266,12 +266,7 @@ async def run_dots(dut, p: SimdMacParams, ports: Ports, a, b, mode, last, clear=
     # i.ready follows o.ready combinationally: the driver reads it 1 ns after the monitor drove o.ready
     drv = StreamDriver.from_ports(dut, ports, "i", idle_prob=p_idle, rng=rng, settle=True, downstream=mon,
                                   watchdog=p.latency + 1, label=f"{label} ({p.tag})")
-    mon.source = drv
-    try:
-        got = await transfer(drv, payloads, mon, len(want), drain=p.latency + 3)
-    finally:
-        mon.stop()
-        dut.i__valid.value = 0
+    got = await transfer(drv, payloads, mon, len(want), drain=p.latency + 3)
     return DotRun([result_tuple(g) for g in got], drv.accepted, mon.cycles, stall_lengths(mon.blocked))
 
 

@@ -158,12 +158,7 @@ async def run_rows(dut, p: TernaryParams, words, x: np.ndarray, scales=None, bia
     # i.ready follows o.ready combinationally: the driver reads it 1 ns after the monitor drove o.ready
     drv = StreamDriver.from_ports(dut, ports, "i", idle_prob=p_idle, rng=rng, downstream=mon, settle=True,
                                   on_cycle=None if fp16 else ready_rule, label=label or "i")
-    mon.source = drv
-    try:
-        got = await transfer(drv, payloads, mon, len(expect), drain=p.latency + 3)
-    finally:
-        mon.stop()
-        dut.i__valid.value = 0
+    got = await transfer(drv, payloads, mon, len(expect), drain=p.latency + 3)
     stalls = stall_runs(mon.blocked, drv.accepted)
     results = [result_value(p, g) for g in got]
     if fp16:
